@@ -1,0 +1,195 @@
+package io.junction.core.config;
+
+import io.junction.core.RoutingKey;
+import io.junction.core.auth.PasswordHash;
+
+import org.tomlj.Toml;
+import org.tomlj.TomlParseError;
+import org.tomlj.TomlParseResult;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * Reads {@code junction.toml} into a {@link JunctionConfig}. Unknown keys and bad values stop it with a
+ * {@link ConfigException} that names the file, the line, the key and what is expected. Secrets may come from the
+ * environment ({@code key_password_env}).
+ */
+public final class ConfigLoader {
+
+    private final Function<String, String> env;
+
+    public ConfigLoader(Function<String, String> env) {
+        this.env = env;
+    }
+
+    public static JunctionConfig load(Path file) {
+        return new ConfigLoader(System::getenv).read(file);
+    }
+
+    public JunctionConfig read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": the config file does not exist");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read the config file: " + e.getMessage());
+        }
+        return parse(file.toString(), text);
+    }
+
+    public JunctionConfig parse(String fileName, String text) {
+        TomlParseResult toml = Toml.parse(text);
+        if (toml.hasErrors()) {
+            TomlParseError e = toml.errors().get(0);
+            throw new ConfigException(fileName + ":" + e.position().line() + ": this is not valid TOML: " + e.getMessage());
+        }
+        Section root = new Section(fileName, toml, List.of(), toml);
+        JunctionConfig.Mqtt mqtt = mqtt(root.table("mqtt"));
+        JunctionConfig.Http http = http(root.table("http"));
+        JunctionConfig.Data data = data(root.table("data"));
+        JunctionConfig.Mapping mapping = mapping(root.table("mapping"));
+        JunctionConfig.Live live = live(root.table("live"));
+        root.finish();
+        if (mqtt.port() != 0 && mqtt.port() == http.port() && mqtt.host().equals(http.host())) {
+            throw root.error("http", "port " + http.port() + " is also the MQTT port; give them different ports");
+        }
+        return new JunctionConfig(fileName, mqtt, http, data, mapping, live);
+    }
+
+    private JunctionConfig.Mqtt mqtt(Section s) {
+        JunctionConfig.Mqtt d = JunctionConfig.Mqtt.defaults();
+        String host = s.string("host", d.host());
+        int port = s.port("port", d.port());
+        boolean anonymous = s.bool("anonymous", d.anonymous());
+        int maxPayload = (int) s.integer("max_payload_bytes", d.maxPayloadBytes(), 1, 256L * 1024 * 1024);
+        int receiveMaximum = (int) s.integer("receive_maximum", d.receiveMaximum(), 1, 65535);
+        int sessionQueue = (int) s.integer("session_queue", d.sessionQueue(), 1, 1_000_000);
+        Optional<JunctionConfig.Tls> tls = Optional.empty();
+        Section t = s.table("tls");
+        if (t.present()) {
+            int tlsPort = t.port("port", 8883);
+            String cert = t.string("cert", null);
+            String key = t.string("key", null);
+            if (cert == null || key == null) {
+                throw t.error(cert == null ? "cert" : "key", "is required: give the path of a PEM file (certificate chain in 'cert', private key in 'key')");
+            }
+            Optional<String> password = t.optionalString("key_password");
+            Optional<String> passwordEnv = t.optionalString("key_password_env");
+            if (passwordEnv.isPresent()) {
+                String v = env.apply(passwordEnv.get());
+                if (v == null) {
+                    throw t.error("key_password_env", "the environment variable " + passwordEnv.get() + " is not set");
+                }
+                password = Optional.of(v);
+            }
+            t.finish();
+            tls = Optional.of(new JunctionConfig.Tls(tlsPort, Path.of(cert), Path.of(key), password));
+        }
+        Map<String, JunctionConfig.User> users = new LinkedHashMap<>();
+        Section u = s.table("users");
+        for (String name : u.keys()) {
+            Section one = u.table(name);
+            String hash = one.string("password", null);
+            if (hash == null) {
+                throw one.error("password", "is required: the PBKDF2 hash of the user's password (make one with './junction passwd')");
+            }
+            if (!PasswordHash.looksHashed(hash)) {
+                throw one.error("password", "must be a password hash starting with 'pbkdf2-sha256$', never the password itself (make one with './junction passwd')");
+            }
+            String device = one.string("device", name);
+            List<String> publish = one.stringList("publish", List.of());
+            List<String> subscribe = one.stringList("subscribe", List.of());
+            for (String f : publish) {
+                checkFilter(one, "publish", f);
+            }
+            for (String f : subscribe) {
+                checkFilter(one, "subscribe", f);
+            }
+            one.finish();
+            users.put(name, new JunctionConfig.User(name, hash, device, publish, subscribe));
+        }
+        s.finish();
+        return new JunctionConfig.Mqtt(host, port, anonymous, maxPayload, receiveMaximum, sessionQueue, tls, Map.copyOf(users));
+    }
+
+    private static void checkFilter(Section s, String key, String filter) {
+        if (filter.isEmpty()) {
+            throw s.error(key, "a topic filter must not be empty");
+        }
+        String[] levels = filter.split("/", -1);
+        for (int i = 0; i < levels.length; i++) {
+            String l = levels[i];
+            if ((l.contains("#") && (!l.equals("#") || i != levels.length - 1)) || (l.contains("+") && !l.equals("+"))) {
+                throw s.error(key, "'" + filter + "' is not a valid MQTT topic filter: '+' must be a whole level and '#' the whole last level");
+            }
+        }
+    }
+
+    private JunctionConfig.Http http(Section s) {
+        JunctionConfig.Http http = new JunctionConfig.Http(s.string("host", "0.0.0.0"), s.port("port", 8080));
+        s.finish();
+        return http;
+    }
+
+    private JunctionConfig.Data data(Section s) {
+        JunctionConfig.Data d = JunctionConfig.Data.defaults();
+        String dir = s.string("dir", d.dir().toString());
+        if (dir.isBlank()) {
+            throw s.error("dir", "expected the path of a directory, got an empty string");
+        }
+        JunctionConfig.Fsync fsync = s.choice("fsync", d.fsync(), JunctionConfig.Fsync.class);
+        int interval = (int) s.integer("fsync_interval_ms", d.fsyncIntervalMillis(), 1, 60_000);
+        long segment = s.integer("segment_bytes", d.segmentBytes(), 1024 * 1024, 1L << 40);
+        s.finish();
+        return new JunctionConfig.Data(Path.of(dir), fsync, interval, segment);
+    }
+
+    private JunctionConfig.Mapping mapping(Section s) {
+        Map<String, String> devices = s.stringMap("devices");
+        for (Map.Entry<String, String> e : devices.entrySet()) {
+            Section d = s.table("devices");
+            if (e.getKey().isEmpty() || e.getKey().contains("+") || e.getKey().contains("#") || e.getKey().startsWith("/") || e.getKey().endsWith("/")) {
+                throw d.error(e.getKey(), "a physical device id must be a topic prefix without wildcards and without a leading or trailing '/'");
+            }
+            if (!RoutingKey.isValid(e.getValue())) {
+                throw d.error(e.getKey(), "'" + e.getValue() + "' is not a valid routing key: use dotted words such as \"bedroom.light\"");
+            }
+        }
+        Map<String, String> subtopics = s.stringMap("subtopics");
+        for (Map.Entry<String, String> e : subtopics.entrySet()) {
+            if (!RoutingKey.isValid(e.getValue())) {
+                throw s.table("subtopics").error(e.getKey(), "'" + e.getValue() + "' is not a valid routing-key word");
+            }
+        }
+        Section types = s.table("types");
+        String input = types.string("input", "status");
+        String output = types.string("output", "command");
+        for (String k : List.of("input", "output")) {
+            String v = k.equals("input") ? input : output;
+            if (!io.junction.core.Message.isValidKind(v)) {
+                throw types.error(k, "expected a topic level made of lower-case letters, digits, '_' or '-', got \"" + v + "\"");
+            }
+        }
+        if (input.equals(output)) {
+            throw types.error("output", "must differ from input (\"" + input + "\")");
+        }
+        types.finish();
+        s.finish();
+        return new JunctionConfig.Mapping(Map.copyOf(devices), Map.copyOf(subtopics), input, output);
+    }
+
+    private JunctionConfig.Live live(Section s) {
+        JunctionConfig.Live live = new JunctionConfig.Live((int) s.integer("queue", 1024, 1, 1_000_000));
+        s.finish();
+        return live;
+    }
+}

@@ -1,0 +1,69 @@
+package io.junction.core.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The whole configuration, as read from {@code junction.toml} and validated by {@link ConfigLoader}. Every section is
+ * optional in the file; {@link #defaults()} is what a missing file means.
+ */
+public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Mapping mapping, Live live) {
+
+    public static JunctionConfig defaults() {
+        return new JunctionConfig("(defaults)", Mqtt.defaults(), new Http("0.0.0.0", 8080),
+                Data.defaults(), Mapping.defaults(), new Live(1024));
+    }
+
+    /** The MQTT endpoint. */
+    public record Mqtt(String host, int port, boolean anonymous, int maxPayloadBytes, int receiveMaximum,
+                       int sessionQueue, Optional<Tls> tls, Map<String, User> users) {
+        public static Mqtt defaults() {
+            return new Mqtt("0.0.0.0", 1883, false, 256 * 1024, 256, 1000, Optional.empty(), Map.of());
+        }
+    }
+
+    /** A TLS listener; the key password comes from the config or an environment variable. */
+    public record Tls(int port, Path cert, Path key, Optional<String> keyPassword) {
+    }
+
+    /**
+     * A device or tool allowed to connect with a password. {@code passwordHash} is a {@code pbkdf2-sha256$...}
+     * string. Without explicit filters a device may publish and subscribe only under {@code <device>/#}.
+     */
+    public record User(String username, String passwordHash, String device, List<String> publish, List<String> subscribe) {
+    }
+
+    public record Http(String host, int port) {
+    }
+
+    /** The data directory and how durable an acknowledged message is. */
+    public record Data(Path dir, Fsync fsync, int fsyncIntervalMillis, long segmentBytes) {
+        public static Data defaults() {
+            return new Data(Path.of("data"), Fsync.ALWAYS, 20, 64L * 1024 * 1024);
+        }
+    }
+
+    /**
+     * When appended messages reach the disk. {@code ALWAYS}: before any of them is acknowledged (nothing acknowledged
+     * is lost on a power cut). {@code INTERVAL}: at most every interval; a crash of the process loses nothing, a power
+     * cut may lose the last interval. {@code NEVER}: left to the operating system.
+     */
+    public enum Fsync { ALWAYS, INTERVAL, NEVER }
+
+    /**
+     * Topic ⇄ routing-key rules. {@code devices}: physical device id (a topic prefix) → logical name;
+     * {@code subtopics}: topic level → word; {@code input}/{@code output}: the last topic level that marks a message
+     * from the device (its kind is the input word) and to the device.
+     */
+    public record Mapping(Map<String, String> devices, Map<String, String> subtopics, String input, String output) {
+        public static Mapping defaults() {
+            return new Mapping(Map.of(), Map.of(), "status", "command");
+        }
+    }
+
+    /** Live paths: how many messages wait for one WebSocket client before the oldest are dropped. */
+    public record Live(int queue) {
+    }
+}

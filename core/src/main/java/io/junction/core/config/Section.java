@@ -1,0 +1,192 @@
+package io.junction.core.config;
+
+import org.tomlj.TomlArray;
+import org.tomlj.TomlPosition;
+import org.tomlj.TomlTable;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * One table of the config file being read. Each getter validates its value and remembers the key;
+ * {@link #finish()} rejects the keys nobody asked for. Every error names the file, the line, the key and what is
+ * expected.
+ */
+final class Section {
+
+    private final String file;
+    private final TomlTable root;
+    private final List<String> path;
+    private final TomlTable table;
+    private final Set<String> known = new HashSet<>();
+
+    Section(String file, TomlTable root, List<String> path, TomlTable table) {
+        this.file = file;
+        this.root = root;
+        this.path = path;
+        this.table = table;
+    }
+
+    String name() {
+        return path.isEmpty() ? "" : String.join(".", path);
+    }
+
+    private List<String> child(String key) {
+        List<String> p = new ArrayList<>(path);
+        p.add(key);
+        return p;
+    }
+
+    ConfigException error(String key, String sentence) {
+        TomlPosition pos = key == null ? null : root.inputPositionOf(child(key));
+        if (pos == null && !path.isEmpty()) {
+            pos = root.inputPositionOf(path);
+        }
+        String where = file + (pos != null ? ":" + pos.line() : "");
+        String what = key == null ? "[" + name() + "]" : (path.isEmpty() ? key : name() + "." + key);
+        return new ConfigException(where + ": " + what + ": " + sentence);
+    }
+
+    private Object value(String key) {
+        known.add(key);
+        return table == null ? null : table.get(List.of(key));
+    }
+
+    String string(String key, String fallback) {
+        Object v = value(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!(v instanceof String s)) {
+            throw error(key, "expected a string in quotes, got " + describe(v));
+        }
+        return s;
+    }
+
+    Optional<String> optionalString(String key) {
+        return Optional.ofNullable(string(key, null));
+    }
+
+    long integer(String key, long fallback, long min, long max) {
+        Object v = value(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!(v instanceof Long l)) {
+            throw error(key, "expected a whole number from " + min + " to " + max + ", got " + describe(v));
+        }
+        if (l < min || l > max) {
+            throw error(key, "expected a whole number from " + min + " to " + max + ", got " + l);
+        }
+        return l;
+    }
+
+    int port(String key, int fallback) {
+        return (int) integer(key, fallback, 0, 65535);
+    }
+
+    boolean bool(String key, boolean fallback) {
+        Object v = value(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!(v instanceof Boolean b)) {
+            throw error(key, "expected true or false, got " + describe(v));
+        }
+        return b;
+    }
+
+    <E extends Enum<E>> E choice(String key, E fallback, Class<E> type) {
+        String s = string(key, null);
+        if (s == null) {
+            return fallback;
+        }
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(s)) {
+                return e;
+            }
+        }
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            names.add("\"" + e.name().toLowerCase(java.util.Locale.ROOT) + "\"");
+        }
+        throw error(key, "expected one of " + String.join(", ", names) + ", got \"" + s + "\"");
+    }
+
+    List<String> stringList(String key, List<String> fallback) {
+        Object v = value(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!(v instanceof TomlArray a)) {
+            throw error(key, "expected a list of strings such as [\"a\", \"b\"], got " + describe(v));
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < a.size(); i++) {
+            if (!(a.get(i) instanceof String s)) {
+                throw error(key, "expected a list of strings, but item " + (i + 1) + " is " + describe(a.get(i)));
+            }
+            out.add(s);
+        }
+        return List.copyOf(out);
+    }
+
+    /** A table whose keys are free (names chosen by the user) and whose values are strings. */
+    Map<String, String> stringMap(String key) {
+        Section s = table(key);
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String k : s.keys()) {
+            out.put(k, s.string(k, null));
+        }
+        return out;
+    }
+
+    /** A sub-table; an absent one reads as empty, so its defaults apply. */
+    Section table(String key) {
+        Object v = value(key);
+        if (v != null && !(v instanceof TomlTable)) {
+            throw error(key, "expected a table ([" + (path.isEmpty() ? key : name() + "." + key) + "]), got " + describe(v));
+        }
+        return new Section(file, root, child(key), (TomlTable) v);
+    }
+
+    boolean present() {
+        return table != null;
+    }
+
+    Set<String> keys() {
+        return table == null ? Set.of() : table.keySet();
+    }
+
+    /** Rejects every key of this table that no getter asked for. */
+    void finish() {
+        if (table == null) {
+            return;
+        }
+        for (String k : table.keySet()) {
+            if (!known.contains(k)) {
+                List<String> sorted = new ArrayList<>(known);
+                sorted.sort(null);
+                throw error(k, "unknown key" + (sorted.isEmpty() ? "" : "; the keys allowed here are " + String.join(", ", sorted)));
+            }
+        }
+    }
+
+    private static String describe(Object v) {
+        if (v instanceof String s) {
+            return "\"" + s + "\"";
+        }
+        if (v instanceof TomlTable) {
+            return "a table";
+        }
+        if (v instanceof TomlArray) {
+            return "a list";
+        }
+        return String.valueOf(v);
+    }
+}
