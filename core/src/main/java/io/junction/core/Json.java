@@ -2,12 +2,11 @@ package io.junction.core;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,7 +16,8 @@ import java.io.UncheckedIOException;
 /** The one JSON mapper of the process, and the message shape every API and stream reader sees. */
 public final class Json {
 
-    public static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Writes records as they are, with {@link java.util.Optional} parts as their value or null. */
+    public static final ObjectMapper MAPPER = new ObjectMapper().registerModule(new Jdk8Module());
     private static final JsonFactory FACTORY = MAPPER.getFactory();
 
     static {
@@ -76,26 +76,5 @@ public final class Json {
 
     public static ObjectNode object() {
         return MAPPER.createObjectNode();
-    }
-
-    /**
-     * Returns the compact form of {@code text} when it is exactly one JSON value of the given kind, else null.
-     * Used at the edges to validate bodies without building a tree.
-     */
-    public static String compactIfValid(String text, boolean objectOnly) {
-        StringWriter out = new StringWriter(text.length());
-        try (JsonParser p = FACTORY.createParser(text); JsonGenerator g = FACTORY.createGenerator(out)) {
-            JsonToken first = p.nextToken();
-            if (first == null || (objectOnly && first != JsonToken.START_OBJECT)) {
-                return null;
-            }
-            g.copyCurrentStructure(p);
-            if (p.nextToken() != null) {
-                return null;
-            }
-        } catch (IOException e) {
-            return null;
-        }
-        return out.toString();
     }
 }

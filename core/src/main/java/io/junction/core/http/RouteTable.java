@@ -228,23 +228,24 @@ public final class RouteTable {
             return s;
         }
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '%') {
-                if (i + 2 >= s.length()) {
-                    return null;
-                }
-                int hi = Character.digit(s.charAt(i + 1), 16);
-                int lo = Character.digit(s.charAt(i + 2), 16);
-                if (hi < 0 || lo < 0) {
-                    return null;
-                }
-                bytes.write(hi * 16 + lo);
-                i += 2;
-            } else {
-                byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
-                bytes.write(b, 0, b.length);
+        int i = 0;
+        while (i < s.length()) {
+            int percent = s.indexOf('%', i);
+            int runEnd = percent < 0 ? s.length() : percent;
+            bytes.writeBytes(s.substring(i, runEnd).getBytes(StandardCharsets.UTF_8));
+            if (percent < 0) {
+                break;
             }
+            if (percent + 2 >= s.length()) {
+                return null;
+            }
+            int hi = Character.digit(s.charAt(percent + 1), 16);
+            int lo = Character.digit(s.charAt(percent + 2), 16);
+            if (hi < 0 || lo < 0) {
+                return null;
+            }
+            bytes.write(hi * 16 + lo);
+            i = percent + 3;
         }
         try {
             return StandardCharsets.UTF_8.newDecoder()

@@ -1,0 +1,272 @@
+package io.junction.bench;
+
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A Junction server started as a child process of the bench, on free ports with a temporary data directory:
+ * {@code java --enable-native-access=ALL-UNNAMED -Xmx2g -cp <this JVM's class path> io.junction.server.Main run
+ * --config <temp toml>}. Its output goes to a log file in the temp directory.
+ */
+public final class JunctionServer implements AutoCloseable {
+
+    private final Process process;
+    private final Path tempDir;
+    private final Path log;
+    private final int mqttPort;
+    private final int httpPort;
+
+    private JunctionServer(Process process, Path tempDir, Path log, int mqttPort, int httpPort) {
+        this.process = process;
+        this.tempDir = tempDir;
+        this.log = log;
+        this.mqttPort = mqttPort;
+        this.httpPort = httpPort;
+    }
+
+    /**
+     * Starts the server and waits (60 s at most) until {@code GET /api/health} answers 200.
+     *
+     * @param userConfig a config file whose other settings are kept; its MQTT/HTTP ports, anonymous flag and data
+     *                   directory are replaced by the bench's own. May be null.
+     * @param heap       the child's -Xmx, e.g. "2g"
+     */
+    public static JunctionServer start(Path userConfig, String heap) throws IOException {
+        int mqtt = Net.freePort();
+        int http = Net.freePort();
+        while (http == mqtt) {
+            http = Net.freePort();
+        }
+        Path tmp = Files.createTempDirectory("junction-bench");
+        Path data = tmp.resolve("data");
+        Files.createDirectories(data);
+        String base = userConfig == null ? "" : Files.readString(userConfig);
+        Path config = tmp.resolve("junction.toml");
+        Files.writeString(config, mergeConfig(base, mqtt, http, data));
+        Path log = tmp.resolve("junction.log");
+
+        String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(javaExe, "--enable-native-access=ALL-UNNAMED", "-Xmx" + heap));
+        if (Runtime.version().feature() >= 24) {
+            cmd.add("--sun-misc-unsafe-memory-access=allow");   // quiets Netty's warning on JDK 24+
+        }
+        cmd.addAll(List.of("-cp", absoluteClassPath(System.getProperty("java.class.path")),
+                "io.junction.server.Main", "run", "--config", config.toString()));
+        Process p = new ProcessBuilder(cmd)
+                .directory(tmp.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        JunctionServer s = new JunctionServer(p, tmp, log, mqtt, http);
+        try {
+            s.awaitHealthy(Duration.ofSeconds(60));
+        } catch (IOException | RuntimeException e) {
+            String tail = s.logTail(80);
+            s.close();
+            throw new IOException(e.getMessage() + "\n--- server output ---\n" + tail + "\n--- end of server output ---", e);
+        }
+        return s;
+    }
+
+    /** The class path with every entry made absolute: the child runs in the temp directory. */
+    static String absoluteClassPath(String cp) {
+        List<String> out = new ArrayList<>();
+        for (String e : cp.split(java.io.File.pathSeparator)) {
+            if (e.isEmpty()) {
+                continue;
+            }
+            if (e.endsWith("*")) {
+                String dir = e.substring(0, e.length() - 1);
+                out.add(Path.of(dir.isEmpty() ? "." : dir).toAbsolutePath() + java.io.File.separator + "*");
+            } else {
+                out.add(Path.of(e).toAbsolutePath().toString());
+            }
+        }
+        return String.join(java.io.File.pathSeparator, out);
+    }
+
+    /**
+     * The user's config with the bench's settings put in: {@code [mqtt] port, anonymous}, {@code [http] port, host}
+     * and {@code [data] dir} replace whatever the file said; the other keys are kept.
+     */
+    static String mergeConfig(String base, int mqttPort, int httpPort, Path dataDir) {
+        String dir = dataDir.toAbsolutePath().toString().replace("\\", "\\\\").replace("\"", "\\\"");
+        String[][] ours = {
+                {"mqtt", "port = " + mqttPort, "anonymous = true"},
+                {"http", "host = \"127.0.0.1\"", "port = " + httpPort},
+                {"data", "dir = \"" + dir + "\""},
+        };
+        Pattern header = Pattern.compile("^\\s*\\[\\s*([A-Za-z0-9_.\\-]+)\\s*]\\s*(#.*)?$");
+        Pattern key = Pattern.compile("^\\s*([A-Za-z0-9_\\-]+)\\s*=.*$");
+        StringBuilder out = new StringBuilder();
+        boolean[] written = new boolean[ours.length];
+        int current = -1;
+        for (String line : base.split("\\R", -1)) {
+            Matcher h = header.matcher(line);
+            if (h.matches()) {
+                current = -1;
+                for (int i = 0; i < ours.length; i++) {
+                    if (ours[i][0].equals(h.group(1))) {
+                        current = i;
+                    }
+                }
+                out.append(line).append('\n');
+                if (current >= 0) {
+                    for (int k = 1; k < ours[current].length; k++) {
+                        out.append(ours[current][k]).append('\n');
+                    }
+                    written[current] = true;
+                }
+                continue;
+            }
+            if (current >= 0) {
+                Matcher k = key.matcher(line);
+                if (k.matches() && replaced(ours[current], k.group(1))) {
+                    out.append("# (replaced by the bench) ").append(line).append('\n');
+                    continue;
+                }
+            }
+            out.append(line).append('\n');
+        }
+        for (int i = 0; i < ours.length; i++) {
+            if (!written[i]) {
+                out.append('\n').append('[').append(ours[i][0]).append("]\n");
+                for (int k = 1; k < ours[i].length; k++) {
+                    out.append(ours[i][k]).append('\n');
+                }
+            }
+        }
+        return out.toString();
+    }
+
+    private static boolean replaced(String[] section, String key) {
+        for (int k = 1; k < section.length; k++) {
+            if (section[k].startsWith(key + " ")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void awaitHealthy(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = "no answer yet";
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException("the Junction server exited with code " + process.exitValue() + " before it was healthy");
+            }
+            try {
+                HttpResponse<String> r = Net.get(baseUrl() + "/api/health", Duration.ofSeconds(2));
+                if (r.statusCode() == 200) {
+                    return;
+                }
+                last = "HTTP " + r.statusCode() + ": " + r.body();
+            } catch (IOException e) {
+                last = e.toString();
+            }
+            Net.sleep(200);
+        }
+        throw new IOException("the Junction server was not healthy after " + timeout.toSeconds()
+                + " s (GET /api/health: " + last + ")");
+    }
+
+    public int mqttPort() {
+        return mqttPort;
+    }
+
+    public int httpPort() {
+        return httpPort;
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + httpPort;
+    }
+
+    public String wsUrl() {
+        return "ws://127.0.0.1:" + httpPort + "/api/ws";
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** True when the process is alive and {@code /api/health} answers 200. */
+    public boolean isHealthy() {
+        if (!process.isAlive()) {
+            return false;
+        }
+        try {
+            return Net.get(baseUrl() + "/api/health", Duration.ofSeconds(5)).statusCode() == 200;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The child's resident set size in kB (VmRSS of /proc/<pid>/status), or -1 when unknown. */
+    public long rssKb() {
+        return rssKb(process.pid());
+    }
+
+    static long rssKb(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    String v = line.substring(6).trim().toLowerCase(Locale.ROOT).replace("kb", "").trim();
+                    return Long.parseLong(v);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** Whether the server's output so far contains {@code text}. */
+    public boolean logContains(String text) throws IOException {
+        try (var lines = Files.lines(log, StandardCharsets.UTF_8)) {
+            return lines.anyMatch(l -> l.contains(text));
+        } catch (java.io.UncheckedIOException e) {
+            // undecodable bytes: fall back to a byte-level search
+            return new String(Files.readAllBytes(log), StandardCharsets.ISO_8859_1).contains(text);
+        }
+    }
+
+    /** The last {@code n} lines of the server's output. */
+    public String logTail(int n) {
+        try {
+            List<String> lines = List.of(new String(Files.readAllBytes(log), StandardCharsets.UTF_8).split("\\R"));
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+        } catch (IOException e) {
+            return "(no output: " + e.getMessage() + ")";
+        }
+    }
+
+    /** Stops the server (SIGTERM, then SIGKILL after 10 s) and deletes its temp directory. */
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+        Net.deleteTree(tempDir);
+    }
+}

@@ -1,0 +1,210 @@
+package io.junction.mqtt.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.hivemq.client.mqtt.MqttGlobalPublishFilter;
+import com.hivemq.client.mqtt.datatypes.MqttQos;
+import com.hivemq.client.mqtt.mqtt3.Mqtt3AsyncClient;
+import com.hivemq.client.mqtt.mqtt3.message.publish.Mqtt3Publish;
+import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
+import com.hivemq.client.mqtt.mqtt5.message.connect.connack.Mqtt5ConnAck;
+import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5Publish;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class SessionTest {
+
+    private TestBroker t = TestBroker.anonymous();
+
+    @AfterEach
+    void close() {
+        t.close();
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void persistentMqtt5SessionReceivesQos1MessagesPublishedWhileOffline() throws Exception {
+        Mqtt5AsyncClient sub = t.v5("keeper");
+        List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
+        sub.publishes(MqttGlobalPublishFilter.ALL, got::add);
+        sub.connectWith().cleanStart(true).sessionExpiryInterval(300).send().get(5, TimeUnit.SECONDS);
+        sub.subscribeWith().topicFilter("q/#").qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+        sub.disconnect().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !t.broker.client("keeper").orElseThrow().connected());
+
+        for (int i = 1; i <= 3; i++) {
+            assertThat(t.broker.publish("q/" + i, utf8("m" + i), 1, false).get(5, TimeUnit.SECONDS)).isEqualTo(1);
+        }
+        Mqtt5ConnAck ack = sub.connectWith().cleanStart(false).sessionExpiryInterval(300).send().get(5, TimeUnit.SECONDS);
+
+        assertThat(ack.isSessionPresent()).isTrue();
+        await().atMost(Duration.ofSeconds(5)).until(() -> got.size() == 3);
+        assertThat(got).extracting(p -> p.getTopic().toString()).containsExactly("q/1", "q/2", "q/3");
+    }
+
+    @Test
+    void persistentMqtt311SessionKeepsSubscriptionsAndQueuedMessages() throws Exception {
+        Mqtt3AsyncClient sub = t.v3("keeper3");
+        List<Mqtt3Publish> got = new CopyOnWriteArrayList<>();
+        sub.publishes(MqttGlobalPublishFilter.ALL, got::add);
+        sub.connectWith().cleanSession(false).send().get(5, TimeUnit.SECONDS);
+        sub.subscribeWith().topicFilter("q3/+").qos(MqttQos.EXACTLY_ONCE).send().get(5, TimeUnit.SECONDS);
+        sub.disconnect().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !t.broker.client("keeper3").orElseThrow().connected());
+
+        Mqtt5AsyncClient pub = t.v5("pub");
+        pub.connect().get(5, TimeUnit.SECONDS);
+        pub.publishWith().topic("q3/a").payload(utf8("a")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+        pub.publishWith().topic("q3/b").payload(utf8("b")).qos(MqttQos.EXACTLY_ONCE).send().get(5, TimeUnit.SECONDS);
+        pub.publishWith().topic("q3/c").payload(utf8("lost")).qos(MqttQos.AT_MOST_ONCE).send().get(5, TimeUnit.SECONDS);
+        sub.connectWith().cleanSession(false).send().get(5, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> got.size() >= 2);
+        assertThat(got).extracting(p -> p.getTopic().toString()).containsExactly("q3/a", "q3/b");
+        assertThat(got).extracting(Mqtt3Publish::getQos).containsExactly(MqttQos.AT_LEAST_ONCE, MqttQos.EXACTLY_ONCE);
+    }
+
+    @Test
+    void cleanSessionForgetsSubscriptionsOnDisconnect() throws Exception {
+        Mqtt5AsyncClient sub = t.v5("forgetful");
+        sub.connect().get(5, TimeUnit.SECONDS);
+        sub.subscribeWith().topicFilter("f/#").qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+        sub.disconnect().get(5, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> t.broker.sessionCount() == 0);
+        assertThat(t.broker.publish("f/x", utf8("x"), 1, false).get(5, TimeUnit.SECONDS)).isZero();
+    }
+
+    @Test
+    void offlineQueueDropsTheOldestMessageWhenFullAndCountsIt() throws Exception {
+        t.close();
+        t = new TestBroker(BrokerSettings.builder().anonymous(true).maxQueuedPerSession(3));
+        Mqtt5AsyncClient sub = t.v5("slowpoke");
+        List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
+        sub.publishes(MqttGlobalPublishFilter.ALL, got::add);
+        sub.connectWith().sessionExpiryInterval(60).send().get(5, TimeUnit.SECONDS);
+        sub.subscribeWith().topicFilter("d/#").qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+        sub.disconnect().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !t.broker.client("slowpoke").orElseThrow().connected());
+
+        for (int i = 1; i <= 5; i++) {
+            t.broker.publish("d/" + i, utf8("m" + i), 1, false).get(5, TimeUnit.SECONDS);
+        }
+        sub.connectWith().cleanStart(false).sessionExpiryInterval(60).send().get(5, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> got.size() == 3);
+        assertThat(got).extracting(p -> p.getTopic().toString()).containsExactly("d/3", "d/4", "d/5");
+        assertThat(t.meters.get("junction.mqtt.drops").tag("reason", "queue_full").counter().count()).isEqualTo(2);
+    }
+
+    @Test
+    void willIsPublishedOnAbruptCloseButNotOnCleanDisconnect() throws Exception {
+        Mqtt5AsyncClient watcher = t.v5("watcher");
+        watcher.connect().get(5, TimeUnit.SECONDS);
+        List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
+        watcher.subscribeWith().topicFilter("will/#").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send()
+                .get(5, TimeUnit.SECONDS);
+
+        RawMqtt clean = t.raw();
+        clean.send(RawMqtt.connectPacket(4, "clean-leaver", 60, true, "will/clean", utf8("clean gone"), null));
+        assertThat(clean.read().type()).isEqualTo(2);
+        clean.send(RawMqtt.disconnectPacket());
+        clean.awaitClosed(Duration.ofSeconds(5));
+
+        RawMqtt abrupt = t.raw();
+        abrupt.send(RawMqtt.connectPacket(5, "abrupt-leaver", 60, true, "will/abrupt", utf8("abrupt gone"), null));
+        assertThat(abrupt.read().type()).isEqualTo(2);
+        abrupt.close();
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> !got.isEmpty());
+        assertThat(got).extracting(p -> p.getTopic().toString()).containsExactly("will/abrupt");
+        assertThat(new String(got.get(0).getPayloadAsBytes(), StandardCharsets.UTF_8)).isEqualTo("abrupt gone");
+        await().atMost(Duration.ofSeconds(5)).until(() -> t.handler.sawTopic("will/abrupt"));
+        assertThat(t.handler.sawTopic("will/clean")).isFalse();
+    }
+
+    @Test
+    void silentClientIsClosedAfterOneAndAHalfKeepAlives() throws Exception {
+        RawMqtt silent = t.raw();
+        assertThat(silent.connect(4, "silent", 1)).isZero();
+        long start = System.nanoTime();
+
+        silent.awaitClosed(Duration.ofSeconds(5));
+
+        long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
+        assertThat(elapsedMillis).isBetween(1_000L, 4_000L);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !t.broker.client("silent").orElseThrow().connected());
+    }
+
+    @Test
+    void pingingClientStaysConnectedPastItsKeepAlive() throws Exception {
+        RawMqtt pinger = t.raw();
+        assertThat(pinger.connect(4, "pinger", 1)).isZero();
+        long end = System.nanoTime() + 2_500_000_000L;
+        while (System.nanoTime() < end) {
+            pinger.send(RawMqtt.pingPacket());
+            assertThat(pinger.read().type()).isEqualTo(13);
+            Thread.sleep(400); // the client's own keep-alive rhythm, not synchronisation
+        }
+        assertThat(t.broker.client("pinger").orElseThrow().connected()).isTrue();
+    }
+
+    @Test
+    void secondConnectionWithSameClientIdTakesOverTheSession() throws Exception {
+        List<String> events = new CopyOnWriteArrayList<>();
+        t.broker.addConnectionListener(new ConnectionListener() {
+            @Override
+            public void connected(ClientInfo client) {
+                events.add("connected " + client.clientId());
+            }
+
+            @Override
+            public void disconnected(ClientInfo client, DisconnectReason reason) {
+                events.add("disconnected " + client.clientId() + " " + reason);
+            }
+        });
+        RawMqtt first = t.raw();
+        assertThat(first.connect(5, "twin", 60)).isZero();
+
+        Mqtt5AsyncClient second = t.v5("twin");
+        second.connect().get(5, TimeUnit.SECONDS);
+
+        assertThat(first.awaitClosed(Duration.ofSeconds(5))).isEqualTo(14); // DISCONNECT (0x8E) before the close
+        await().atMost(Duration.ofSeconds(5)).until(() -> events.size() == 3);
+        assertThat(events).containsExactly("connected twin", "connected twin", "disconnected twin SESSION_TAKEN_OVER");
+        assertThat(t.broker.client("twin").orElseThrow().connected()).isTrue();
+        assertThat(second.getState().isConnected()).isTrue();
+    }
+
+    @Test
+    void clientRegistryKeepsDisconnectedClientsWithTheirCounters() throws Exception {
+        Mqtt5AsyncClient c = t.v5("counted");
+        c.connect().get(5, TimeUnit.SECONDS);
+        c.subscribeWith().topicFilter("echo").qos(MqttQos.AT_LEAST_ONCE).callback(p -> { }).send().get(5, TimeUnit.SECONDS);
+        c.publishWith().topic("echo").payload(utf8("12345")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(5)).until(() -> t.broker.client("counted").orElseThrow().messagesOut() == 1);
+        c.disconnect().get(5, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> !t.broker.client("counted").orElseThrow().connected());
+        ClientInfo info = t.broker.client("counted").orElseThrow();
+        assertThat(info.messagesIn()).isEqualTo(1);
+        assertThat(info.messagesOut()).isEqualTo(1);
+        assertThat(info.bytesIn()).isGreaterThan(5);
+        assertThat(info.bytesOut()).isGreaterThan(5);
+        assertThat(info.protocolVersion()).isEqualTo(5);
+        assertThat(info.deviceUid()).isEqualTo("counted");
+        assertThat(info.username()).isEmpty();
+        assertThat(info.remoteAddress()).startsWith("127.0.0.1:");
+        assertThat(info.lastSeenMillis()).isGreaterThanOrEqualTo(info.connectedAtMillis());
+        assertThat(t.broker.clients()).extracting(ClientInfo::clientId).contains("counted");
+    }
+}

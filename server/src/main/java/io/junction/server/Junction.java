@@ -1,0 +1,218 @@
+package io.junction.server;
+
+import io.junction.api.ApiServer;
+import io.junction.api.SpineRoutes;
+import io.junction.core.config.ConfigException;
+import io.junction.core.config.JunctionConfig;
+import io.junction.core.http.RouteTable;
+import io.junction.core.hub.EventHub;
+import io.junction.core.stream.MessageStream;
+import io.junction.mqtt.broker.BrokerSettings;
+import io.junction.mqtt.broker.BrokerUser;
+import io.junction.mqtt.broker.ClientInfo;
+import io.junction.mqtt.broker.ConnectionListener;
+import io.junction.mqtt.broker.DisconnectReason;
+import io.junction.mqtt.broker.MqttBroker;
+import io.junction.mqtt.ingress.BrokerDevices;
+import io.junction.mqtt.ingress.DeviceEvent;
+import io.junction.mqtt.ingress.Egress;
+import io.junction.mqtt.ingress.Ingress;
+import io.junction.mqtt.ingress.TopicMapping;
+import io.junction.store.log.LogStream;
+import io.junction.store.status.EmbeddedStatusStore;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The composition root: builds every component with {@code new}, in order, and closes them in reverse. A reader can
+ * follow start-up from top to bottom here. Adapters are chosen from the config; nothing else knows them all.
+ */
+public final class Junction implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Junction.class);
+
+    private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
+    private MqttBroker broker;
+    private ApiServer api;
+
+    private Junction() {
+    }
+
+    /**
+     * Starts a node. Throws {@link ConfigException} when the config cannot work (e.g. a mapping that cannot be
+     * reversed) and {@link StartupException} when something outside it stops the start (a port in use, a locked data
+     * directory); whatever had started by then is closed again.
+     */
+    public static Junction start(JunctionConfig config) {
+        Junction node = new Junction();
+        try {
+            node.wire(config);
+            return node;
+        } catch (RuntimeException e) {
+            node.close();
+            throw e;
+        }
+    }
+
+    private void wire(JunctionConfig config) {
+        long started = System.nanoTime();
+        Clock clock = Clock.systemUTC();
+        PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        closeInReverse.push(metrics::close);
+
+        EventHub hub = new EventHub(clock);
+        closeInReverse.push(hub);
+        EventHub.Registration storeComponent = hub.register("store");
+        EventHub.Registration mqttComponent = hub.register("mqtt");
+        EventHub.Registration httpComponent = hub.register("http");
+
+        TopicMapping mapping;
+        try {
+            mapping = new TopicMapping(config.mapping());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(config.source() + ": " + e.getMessage());
+        }
+
+        // Storage: lock the data directory, open the raw stream, restore the status and keep it current.
+        Path dataDir = config.data().dir().toAbsolutePath();
+        lockDataDirectory(dataDir);
+        MessageStream raw = LogStream.open(config.data(), "raw", metrics);
+        closeInReverse.push(raw);
+        EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir);
+        closeInReverse.push(status);
+        closeInReverse.push(status.follow(raw));
+        storeComponent.ready();
+
+        // MQTT: the broker hands every publish to ingress, which acknowledges once the message is durable.
+        broker = startBroker(config.mqtt(), new Ingress(mapping, raw, metrics), metrics, clock);
+        closeInReverse.push(broker);
+        broker.addConnectionListener(new ConnectionListener() {
+            @Override
+            public void connected(ClientInfo client) {
+                hub.publish(new DeviceEvent(client.deviceUid(), client.clientId(), true, ""));
+            }
+
+            @Override
+            public void disconnected(ClientInfo client, DisconnectReason reason) {
+                hub.publish(new DeviceEvent(client.deviceUid(), client.clientId(), false, reason.name().toLowerCase(java.util.Locale.ROOT)));
+            }
+        });
+        mqttComponent.ready();
+
+        // HTTP: the routing table, filled by each feature, served with the WebSocket and /metrics.
+        RouteTable routes = new RouteTable();
+        SpineRoutes.builder()
+                .stream(raw)
+                .status(status)
+                .devices(new BrokerDevices(broker))
+                .commands(new Egress(mapping, raw, broker, clock))
+                .hub(hub)
+                .clock(clock)
+                .build()
+                .register(routes);
+        try {
+            api = ApiServer.builder()
+                    .host(config.http().host())
+                    .port(config.http().port())
+                    .routes(routes)
+                    .hub(hub)
+                    .metrics(metrics)
+                    .liveStream(raw)
+                    .liveQueue(config.live().queue())
+                    .start();
+        } catch (RuntimeException e) {
+            throw new StartupException("cannot start the HTTP server on " + config.http().host() + ":" + config.http().port()
+                    + ": " + e.getMessage(), e);
+        }
+        closeInReverse.push(api);
+        httpComponent.ready();
+
+        log.info("junction ready in {} ms: mqtt={}:{}{} http={}:{} data={} fsync={}",
+                (System.nanoTime() - started) / 1_000_000, config.mqtt().host(), broker.port(),
+                broker.tlsPort().isPresent() ? " mqtts=" + broker.tlsPort().getAsInt() : "",
+                config.http().host(), api.port(), dataDir, config.data().fsync().name().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    private static MqttBroker startBroker(JunctionConfig.Mqtt mqtt, Ingress ingress, PrometheusMeterRegistry metrics, Clock clock) {
+        Map<String, BrokerUser> users = new LinkedHashMap<>();
+        for (JunctionConfig.User u : mqtt.users().values()) {
+            users.put(u.username(), new BrokerUser(u.passwordHash(), u.device(), u.publish(), u.subscribe()));
+        }
+        BrokerSettings.Builder settings = BrokerSettings.builder()
+                .host(mqtt.host())
+                .port(mqtt.port())
+                .anonymous(mqtt.anonymous())
+                .users(users)
+                .maxPayloadBytes(mqtt.maxPayloadBytes())
+                .receiveMaximum(mqtt.receiveMaximum())
+                .maxQueuedPerSession(mqtt.sessionQueue());
+        mqtt.tls().ifPresent(t -> settings.tls(new BrokerSettings.Tls(t.port(), t.cert(), t.key(), t.keyPassword())));
+        try {
+            return MqttBroker.start(settings.build(), ingress, metrics, clock);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("mqtt.tls: " + e.getMessage());
+        } catch (RuntimeException e) {
+            throw new StartupException("cannot start the MQTT broker: " + e.getMessage(), e);
+        }
+    }
+
+    /** One process per data directory: a second one would corrupt the log. */
+    private void lockDataDirectory(Path dataDir) {
+        try {
+            Files.createDirectories(dataDir);
+            FileChannel channel = FileChannel.open(dataDir.resolve("junction.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                channel.close();
+                throw new StartupException("the data directory " + dataDir + " is in use by another Junction process; "
+                        + "stop it or give this one another [data] dir", null);
+            }
+            closeInReverse.push(channel);
+        } catch (IOException e) {
+            throw new StartupException("cannot use the data directory " + dataDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public int mqttPort() {
+        return broker.port();
+    }
+
+    public int httpPort() {
+        return api.port();
+    }
+
+    /** Closes every component in the reverse order of start-up: HTTP, MQTT, then storage, so nothing acknowledged is lost. */
+    @Override
+    public void close() {
+        while (!closeInReverse.isEmpty()) {
+            AutoCloseable c = closeInReverse.pop();
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.warn("closing {} failed: {}", c.getClass().getSimpleName(), e.toString());
+            }
+        }
+    }
+}

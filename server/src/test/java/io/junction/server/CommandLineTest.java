@@ -1,0 +1,124 @@
+package io.junction.server;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import io.junction.core.auth.PasswordHash;
+import io.junction.core.config.ConfigLoader;
+import io.junction.core.config.JunctionConfig;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class CommandLineTest {
+
+    @TempDir
+    Path dir;
+
+    private record Result(int exit, String out, String err) {
+    }
+
+    private static synchronized Result run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+        try {
+            int exit = new CommandLine(new Main()).execute(args);
+            return new Result(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void configCheckAcceptsAGoodFile() throws Exception {
+        Path file = dir.resolve("good.toml");
+        Files.writeString(file, "[mqtt]\nport = 18830\nanonymous = true\n");
+        Result r = run("config", "check", file.toString());
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("ok", "18830");
+    }
+
+    @Test
+    void configCheckNamesTheFileLineAndKeyOfAnUnknownKey() throws Exception {
+        Path file = dir.resolve("bad.toml");
+        Files.writeString(file, "[mqtt]\nport = 18830\n\n[http]\nprot = 8080\n");
+        Result r = run("config", "check", file.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains(file + ":5: http.prot: unknown key");
+    }
+
+    @Test
+    void runRefusesABadConfigWithASentenceBeforeStartingAnything() throws Exception {
+        Path file = dir.resolve("bad.toml");
+        Files.writeString(file, "[data]\nfsync = \"sometimes\"\n");
+        Result r = run("run", "--config", file.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("bad config", "data.fsync", "expected one of");
+    }
+
+    @Test
+    void passwdPrintsAHashTheConfigAccepts() throws Exception {
+        var in = System.in;
+        System.setIn(new java.io.ByteArrayInputStream("secret\n".getBytes(StandardCharsets.UTF_8)));
+        try {
+            Result r = run("passwd");
+            assertThat(r.exit()).isZero();
+            String hash = r.out().strip();
+            assertThat(PasswordHash.verify("secret".toCharArray(), hash)).isTrue();
+        } finally {
+            System.setIn(in);
+        }
+    }
+
+    @Test
+    void aPortInUseStopsStartUpWithWhichPort() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            JunctionConfig config = new ConfigLoader(k -> null).parse("t.toml", """
+                    [mqtt]
+                    host = "127.0.0.1"
+                    port = %d
+                    [http]
+                    host = "127.0.0.1"
+                    port = 0
+                    [data]
+                    dir = "%s"
+                    """.formatted(taken.getLocalPort(), dir.resolve("data")));
+            assertThatThrownBy(() -> Junction.start(config))
+                    .isInstanceOf(StartupException.class)
+                    .hasMessageContaining(String.valueOf(taken.getLocalPort()));
+        }
+    }
+
+    @Test
+    void twoServersCannotShareADataDirectory() {
+        JunctionConfig config = new ConfigLoader(k -> null).parse("t.toml", """
+                [mqtt]
+                host = "127.0.0.1"
+                port = 0
+                [http]
+                host = "127.0.0.1"
+                port = 0
+                [data]
+                dir = "%s"
+                """.formatted(dir.resolve("shared")));
+        try (Junction first = Junction.start(config)) {
+            assertThatThrownBy(() -> Junction.start(config))
+                    .isInstanceOf(StartupException.class)
+                    .hasMessageContaining("in use by another Junction process");
+        }
+    }
+}

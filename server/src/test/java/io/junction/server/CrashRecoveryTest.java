@@ -1,0 +1,146 @@
+package io.junction.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.hivemq.client.mqtt.datatypes.MqttQos;
+import com.hivemq.client.mqtt.mqtt3.Mqtt3AsyncClient;
+import com.hivemq.client.mqtt.mqtt3.Mqtt3Client;
+
+import io.junction.core.testing.Tools;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The promise of QoS 1: a message the server acknowledged survives a kill -9 of the server, once and in order. */
+class CrashRecoveryTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void everyAcknowledgedMessageSurvivesKillNineExactlyOnceAndInOrder() throws Exception {
+        int mqtt = Tools.freePort();
+        int http = Tools.freePort();
+        Path config = dir.resolve("junction.toml");
+        Files.writeString(config, """
+                [mqtt]
+                host = "127.0.0.1"
+                port = %d
+                anonymous = true
+                [http]
+                host = "127.0.0.1"
+                port = %d
+                [data]
+                dir = "%s"
+                """.formatted(mqtt, http, dir.resolve("data")));
+
+        Process server = startServer(config, dir.resolve("first.log"));
+        ConcurrentSkipListSet<Integer> acked = new ConcurrentSkipListSet<>();
+        try {
+            awaitHealthy(http, server, dir.resolve("first.log"));
+            Mqtt3AsyncClient client = Mqtt3Client.builder().identifier("burst").serverHost("127.0.0.1").serverPort(mqtt)
+                    .buildAsync();
+            client.connect().get(10, TimeUnit.SECONDS);
+            Semaphore window = new Semaphore(64);
+            // Publish until the server is killed under the burst.
+            Thread killer = Thread.ofVirtual().start(() -> {
+                await().atMost(Duration.ofSeconds(30)).until(() -> acked.size() >= 2_000);
+                server.destroyForcibly();
+            });
+            for (int seq = 0; seq < 200_000 && server.isAlive(); seq++) {
+                if (!window.tryAcquire(2, TimeUnit.SECONDS)) {
+                    break;
+                }
+                int s = seq;
+                CompletableFuture<?> f = client.publishWith().topic("burst/seq").qos(MqttQos.AT_LEAST_ONCE)
+                        .payload(("{\"seq\":" + s + "}").getBytes(StandardCharsets.UTF_8)).send();
+                f.whenComplete((ack, error) -> {
+                    if (error == null) {
+                        acked.add(s);
+                    }
+                    window.release();
+                });
+            }
+            killer.join();
+            assertThat(server.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            client.disconnect();
+        } finally {
+            server.destroyForcibly();
+        }
+        assertThat(acked).hasSizeGreaterThanOrEqualTo(2_000);
+
+        Process again = startServer(config, dir.resolve("second.log"));
+        try {
+            awaitHealthy(http, again, dir.resolve("second.log"));
+            List<Integer> stored = new ArrayList<>();
+            long from = 0;
+            while (true) {
+                JsonNode page = Clients.get(http, "/api/streams/raw?from=" + from + "&limit=10000").json();
+                for (JsonNode m : page.get("messages")) {
+                    if (m.get("topic").asText().equals("burst/seq")) {
+                        stored.add(m.get("body").get("seq").asInt());
+                    }
+                }
+                long next = page.get("next").asLong();
+                if (page.get("messages").isEmpty() || next == from) {
+                    break;
+                }
+                from = next;
+            }
+            assertThat(stored).as("stored in publish order").isSorted();
+            assertThat(stored).as("no message twice").doesNotHaveDuplicates();
+            assertThat(stored).as("every acknowledged message").containsAll(acked);
+        } finally {
+            again.destroy();
+            again.waitFor(15, TimeUnit.SECONDS);
+            again.destroyForcibly();
+        }
+    }
+
+    private static Process startServer(Path config, Path log) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
+                "-cp", System.getProperty("java.class.path"), "io.junction.server.Main", "run", "--config", config.toString());
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static void awaitHealthy(int http, Process server, Path log) {
+        try {
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
+                if (!server.isAlive()) {
+                    throw new AssertionError("the server exited: " + Files.readString(log));
+                }
+                try {
+                    return Clients.get(http, "/api/health").status() == 200;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("the server did not become healthy; its log: " + readQuietly(log), e);
+        }
+    }
+
+    private static String readQuietly(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+}
