@@ -86,6 +86,8 @@ public final class ApiServer implements AutoCloseable {
                 .host(b.host)
                 .port(b.port)
                 .shutdownGracePeriod(java.time.Duration.ofMillis(500))
+                // The composition root closes the server in its own order; Helidon's hook would race it.
+                .shutdownHook(false)
                 .directHandlers(jsonDirectHandlers())
                 .routing(r -> r.any(this::serve))
                 .addRouting(WsRouting.builder().endpoint(WEBSOCKET_PATH, live::newSocket))

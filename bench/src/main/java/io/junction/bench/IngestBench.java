@@ -190,6 +190,10 @@ final class IngestBench {
                 + " -> WebSocket frame (junction) or -> subscriber (mosquitto), messages published in the window.");
         out.println("drops: junction = dropped counts the server reported on the WebSocket; 'missing' = published"
                 + " (QoS 1: acked) but never delivered to the subscriber.");
+        if (o.qos().contains(0) && o.rate() <= 0) {
+            out.println("QoS 0 at max rate: the publishers outrun the broker, so the latency includes the time messages"
+                    + " wait in the TCP buffers; use --rate for QoS 0 latency.");
+        }
         for (int qos : o.qos()) {
             LoadRunner.Result j = find("junction", qos, o.rate());
             LoadRunner.Result m = find("mosquitto", qos, o.rate());

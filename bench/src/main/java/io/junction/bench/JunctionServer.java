@@ -21,6 +21,9 @@ import java.util.regex.Pattern;
 public final class JunctionServer implements AutoCloseable {
 
     private final Process process;
+    /** Stops the child if the bench is interrupted (Ctrl-C) before it closed it. */
+    private final Thread hook = new Thread(this::stop, "bench-child-stop");
+    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
     private final Path tempDir;
     private final Path log;
     private final int mqttPort;
@@ -32,6 +35,7 @@ public final class JunctionServer implements AutoCloseable {
         this.log = log;
         this.mqttPort = mqttPort;
         this.httpPort = httpPort;
+        Runtime.getRuntime().addShutdownHook(hook);
     }
 
     /**
@@ -258,6 +262,18 @@ public final class JunctionServer implements AutoCloseable {
     /** Stops the server (SIGTERM, then SIGKILL after 10 s) and deletes its temp directory. */
     @Override
     public void close() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or will run
+        }
+        stop();
+    }
+
+    private void stop() {
+        if (!stopped.compareAndSet(false, true)) {
+            return;
+        }
         process.destroy();
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {

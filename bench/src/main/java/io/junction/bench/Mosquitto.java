@@ -13,6 +13,9 @@ import java.util.concurrent.TimeUnit;
 public final class Mosquitto implements AutoCloseable {
 
     private final Process process;
+    /** Stops the child if the bench is interrupted (Ctrl-C) before it closed it. */
+    private final Thread hook = new Thread(this::stop, "bench-child-stop");
+    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
     private final Path dir;
     private final int port;
 
@@ -20,6 +23,7 @@ public final class Mosquitto implements AutoCloseable {
         this.process = process;
         this.dir = dir;
         this.port = port;
+        Runtime.getRuntime().addShutdownHook(hook);
     }
 
     /** The mosquitto executable on PATH (or Debian's /usr/sbin/mosquitto, which a non-root PATH may lack). */
@@ -76,6 +80,18 @@ public final class Mosquitto implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or will run
+        }
+        stop();
+    }
+
+    private void stop() {
+        if (!stopped.compareAndSet(false, true)) {
+            return;
+        }
         process.destroy();
         try {
             if (!process.waitFor(5, TimeUnit.SECONDS)) {

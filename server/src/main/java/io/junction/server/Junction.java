@@ -21,6 +21,10 @@ import io.junction.mqtt.ingress.TopicMapping;
 import io.junction.store.log.LogStream;
 import io.junction.store.status.EmbeddedStatusStore;
 
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
@@ -76,6 +80,12 @@ public final class Junction implements AutoCloseable {
         Clock clock = Clock.systemUTC();
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         closeInReverse.push(metrics::close);
+        new JvmMemoryMetrics().bindTo(metrics);
+        new JvmThreadMetrics().bindTo(metrics);
+        new ProcessorMetrics().bindTo(metrics);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(metrics);
+        closeInReverse.push(gc);
 
         EventHub hub = new EventHub(clock);
         closeInReverse.push(hub);
@@ -206,6 +216,7 @@ public final class Junction implements AutoCloseable {
     /** Closes every component in the reverse order of start-up: HTTP, MQTT, then storage, so nothing acknowledged is lost. */
     @Override
     public void close() {
+        boolean started = api != null;
         while (!closeInReverse.isEmpty()) {
             AutoCloseable c = closeInReverse.pop();
             try {
@@ -213,6 +224,9 @@ public final class Junction implements AutoCloseable {
             } catch (Exception e) {
                 log.warn("closing {} failed: {}", c.getClass().getSimpleName(), e.toString());
             }
+        }
+        if (started) {
+            log.info("junction stopped");
         }
     }
 }

@@ -5,6 +5,8 @@ import io.junction.core.config.ConfigException;
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 
+import org.slf4j.bridge.SLF4JBridgeHandler;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,6 +29,9 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
 
     public static void main(String[] args) {
+        // Libraries that log through java.util.logging (Helidon) go to the same log as everything else.
+        SLF4JBridgeHandler.removeHandlersForRootLogger();
+        SLF4JBridgeHandler.install();
         System.exit(new CommandLine(new Main()).execute(args));
     }
 
@@ -60,6 +65,10 @@ public final class Main {
                 return 2;
             } catch (StartupException e) {
                 System.err.println("junction: cannot start: " + e.getMessage());
+                return 1;
+            } catch (RuntimeException e) {
+                System.err.println("junction: cannot start: " + e);
+                e.printStackTrace();
                 return 1;
             }
             CountDownLatch stopped = new CountDownLatch(1);

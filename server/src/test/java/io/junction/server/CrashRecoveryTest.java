@@ -104,9 +104,12 @@ class CrashRecoveryTest {
             assertThat(stored).as("stored in publish order").isSorted();
             assertThat(stored).as("no message twice").doesNotHaveDuplicates();
             assertThat(stored).as("every acknowledged message").containsAll(acked);
-        } finally {
+
+            // SIGTERM shuts the server down cleanly.
             again.destroy();
-            again.waitFor(15, TimeUnit.SECONDS);
+            assertThat(again.waitFor(20, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+            assertThat(Files.readString(dir.resolve("second.log"))).contains("junction stopped");
+        } finally {
             again.destroyForcibly();
         }
     }

@@ -202,6 +202,7 @@ final class BrokerCore {
 
     private void endLocked(Session session, List<Will> willsOut) {
         sessions.remove(session.clientId, session);
+        session.owner = null;
         if (session.pendingWill != null) {
             willsOut.add(session.pendingWill);
             session.pendingWill = null;

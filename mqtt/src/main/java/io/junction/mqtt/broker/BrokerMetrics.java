@@ -92,14 +92,6 @@ final class BrokerMetrics {
         drops.get(reason).increment();
     }
 
-    double rejectedCount(Rejected reason) {
-        return rejected.get(reason).count();
-    }
-
-    double dropCount(Drop reason) {
-        return drops.get(reason).count();
-    }
-
     /** Removes the broker's meters, so that a new broker on the same registry starts clean. */
     void close() {
         for (Meter m : meters) {

@@ -235,11 +235,7 @@ public final class MqttBroker implements AutoCloseable {
         core.addListener(Objects.requireNonNull(listener, "listener"));
     }
 
-    /** Package-private view for tests and metrics checks. */
-    BrokerMetrics metrics() {
-        return core.metrics;
-    }
-
+    /** Sessions held (online and offline); for tests. */
     int sessionCount() {
         return core.sessionCount();
     }

@@ -131,6 +131,7 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
     private Session session;
     private ClientRecord record;
     private Will will;
+    private WillSpec willSpec;
     private boolean cleanStart;
     private long requestedExpiry;
     private long expiry;
@@ -141,6 +142,8 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
     private long bytesInBeforeConnect;
     private long bytesOutBeforeConnect;
 
+    /** Completes when channelInactive has finished (session given back, disconnect reported). */
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final ArrayDeque<MqttMessage> parked = new ArrayDeque<>();
     private final ArrayDeque<PendingAck> acks = new ArrayDeque<>();
     private int outstanding;
@@ -257,14 +260,20 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
             counted = false;
             metrics.connections.decrementAndGet();
         }
-        if (accepted) {
+        try {
             DisconnectReason reason = closeReason != null ? closeReason
                     : cleanDisconnectParked ? DisconnectReason.CLIENT_DISCONNECT : DisconnectReason.CONNECTION_LOST;
-            boolean publishWill = reason != DisconnectReason.CLIENT_DISCONNECT && reason != DisconnectReason.SERVER_SHUTDOWN;
-            core.connectionClosed(this, session, will, publishWill);
-            ClientRegistry.disconnected(record, this);
-            log.debug("Client {} ({}) disconnected: {}", clientId, remote(), reason);
-            core.fireDisconnected(record.snapshot(), reason);
+            if (session != null) {
+                boolean publishWill = reason != DisconnectReason.CLIENT_DISCONNECT && reason != DisconnectReason.SERVER_SHUTDOWN;
+                core.connectionClosed(this, session, will, publishWill);
+            }
+            if (accepted) {
+                ClientRegistry.disconnected(record, this);
+                log.debug("Client {} ({}) disconnected: {}", clientId, remote(), reason);
+                core.fireDisconnected(record.snapshot(), reason);
+            }
+        } finally {
+            closed.complete(null);
         }
         ctx.fireChannelInactive();
     }
@@ -382,8 +391,6 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
     private record WillSpec(String topic, byte[] payload, int qos, boolean retain, MqttProperties properties,
                             long delaySeconds, boolean utf8) {
     }
-
-    private WillSpec willSpec;
 
     private void onConnect(MqttConnectMessage msg) {
         MqttConnectVariableHeader vh = msg.variableHeader();
@@ -534,6 +541,19 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         session = opened.session();
+        if (opened.previous() != null) {
+            // Let the previous connection close (and report its disconnect) before this one is announced.
+            opened.previous().takeOver().whenComplete((ignored, failure) -> runOnLoop(() -> finishConnect(opened)));
+        } else {
+            finishConnect(opened);
+        }
+    }
+
+    /** Accepts the connection: CONNACK, then what the session kept for the client, then parked packets. */
+    private void finishConnect(BrokerCore.Opened opened) {
+        if (state != State.AUTHENTICATING || !channel.isActive()) {
+            return; // channelInactive gives the session back
+        }
         if (willSpec != null) {
             will = new Will(willSpec.topic(), willSpec.payload(), willSpec.qos(), willSpec.retain(), willSpec.properties(),
                     willSpec.delaySeconds(), willSpec.utf8(), clientId, username, deviceUid);
@@ -558,9 +578,6 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         ctx.write(connAck(MqttConnectReturnCode.CONNECTION_ACCEPTED, opened.present()), ctx.voidPromise());
         core.attach(session, this);
         ctx.flush();
-        if (opened.previous() != null) {
-            opened.previous().takeOver();
-        }
         log.debug("Client {} (uid {}) connected from {} with MQTT level {}, session {}", clientId, deviceUid, remote(),
                 protocolLevel, opened.present() ? "resumed" : "new");
         core.fireConnected(record.snapshot());
@@ -930,12 +947,16 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Another connection with the same client id took the session: close this one (from any thread). */
-    void takeOver() {
+    /**
+     * Another connection with the same client id took the session: closes this one (from any thread). The
+     * returned stage completes once this connection has closed and reported its disconnect.
+     */
+    CompletableFuture<Void> takeOver() {
         runOnLoop(() -> {
             log.debug("Client {} from {}: session taken over by a new connection", clientId, remote());
             closeWith(DisconnectReason.SESSION_TAKEN_OVER, RC_SESSION_TAKEN_OVER);
         });
+        return closed;
     }
 
     /** The broker is stopping (from any thread). */

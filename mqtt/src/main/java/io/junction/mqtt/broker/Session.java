@@ -228,8 +228,4 @@ final class Session {
         inboundQos2.clear();
         return filters;
     }
-
-    synchronized int queued() {
-        return queue.size() + inflight.size();
-    }
 }

@@ -141,6 +141,29 @@ class IngestTest {
         assertThat(packetIdOf(readWithin(raw, Duration.ofSeconds(5)))).isEqualTo(22);
     }
 
+    @Test
+    void resentQos2PublishIsIngestedAndDeliveredOnce() throws Exception {
+        Mqtt5AsyncClient sub = t.v5("q2-sub");
+        sub.connect().get(5, TimeUnit.SECONDS);
+        List<String> got = new CopyOnWriteArrayList<>();
+        sub.subscribeWith().topicFilter("q2/#").qos(MqttQos.EXACTLY_ONCE)
+                .callback(p -> got.add(new String(p.getPayloadAsBytes(), StandardCharsets.UTF_8))).send().get(5, TimeUnit.SECONDS);
+        RawMqtt raw = t.raw();
+        assertThat(raw.connect(4, "q2-pub", 60)).isZero();
+
+        raw.send(RawMqtt.publishPacket(4, utf8("q2/x"), 2, 5, utf8("once")));
+        assertThat(raw.read().type()).as("PUBREC").isEqualTo(5);
+        raw.send(RawMqtt.publishPacket(4, utf8("q2/x"), 2, 5, utf8("once")));
+        assertThat(raw.read().type()).as("PUBREC again").isEqualTo(5);
+        raw.send(RawMqtt.pubrelPacket(5));
+        assertThat(raw.read().type()).as("PUBCOMP").isEqualTo(7);
+        t.broker.publish("q2/marker", utf8("marker"), 2, false).get(5, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> got.contains("marker"));
+        assertThat(got).containsExactly("once", "marker");
+        assertThat(t.handler.topics()).containsExactly("q2/x");
+    }
+
     private static RawMqtt.Packet readWithin(RawMqtt raw, Duration timeout) throws Exception {
         return raw.readWithTimeout(timeout);
     }

@@ -46,6 +46,18 @@ class LifecycleTest {
     }
 
     @Test
+    void connectionLimitRefusesTheNextClient() throws Exception {
+        try (TestBroker t = new TestBroker(BrokerSettings.builder().anonymous(true).maxConnections(1))) {
+            RawMqtt first = t.raw();
+            assertThat(first.connect(4, "first", 60)).isZero();
+
+            assertThat(t.raw().connect(4, "second", 60)).as("server unavailable").isEqualTo(0x03);
+            assertThat(t.raw().connect(5, "third", 60)).as("quota exceeded").isEqualTo(0x97);
+            assertThat(t.rejected("limit")).isEqualTo(2);
+        }
+    }
+
+    @Test
     void invalidSettingsSayWhatIsExpected() {
         assertThatThrownBy(() -> BrokerSettings.builder().receiveMaximum(0).build())
                 .hasMessageContaining("receiveMaximum must be between 1 and 65535");

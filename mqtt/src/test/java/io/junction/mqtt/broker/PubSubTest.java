@@ -189,6 +189,23 @@ class PubSubTest {
     }
 
     @Test
+    void noLocalSubscriptionDoesNotEchoTheClientsOwnMessages() throws Exception {
+        Mqtt5AsyncClient talker = t.v5("talker");
+        Mqtt5AsyncClient other = t.v5("other");
+        talker.connect().get(5, TimeUnit.SECONDS);
+        other.connect().get(5, TimeUnit.SECONDS);
+        List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
+        talker.subscribeWith().topicFilter("chat").qos(MqttQos.AT_LEAST_ONCE).noLocal(true).callback(got::add).send()
+                .get(5, TimeUnit.SECONDS);
+
+        talker.publishWith().topic("chat").payload(utf8("mine")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+        other.publishWith().topic("chat").payload(utf8("theirs")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> !got.isEmpty());
+        assertThat(got).extracting(PubSubTest::text).containsExactly("theirs");
+    }
+
+    @Test
     void unsubscribedClientNoLongerReceives() throws Exception {
         Mqtt5AsyncClient sub = t.v5("sub");
         sub.connect().get(5, TimeUnit.SECONDS);

@@ -142,6 +142,34 @@ final class RawMqtt implements AutoCloseable {
         return packet(0x10, vh.toByteArray());
     }
 
+    /** MQTT 5 CONNECT with a session expiry and a will (QoS 1) that has a will delay. */
+    static byte[] connect5WithDelayedWill(String clientId, long sessionExpiry, String willTopic, byte[] willPayload,
+                                          long willDelay) {
+        ByteArrayOutputStream vh = new ByteArrayOutputStream();
+        writeString(vh, "MQTT");
+        vh.write(5);
+        vh.write(0x02 | 0x04 | 0x08);
+        vh.write(0);
+        vh.write(60);
+        vh.write(5);
+        vh.write(0x11);
+        writeInt(vh, sessionExpiry);
+        writeString(vh, clientId);
+        vh.write(5);
+        vh.write(0x18);
+        writeInt(vh, willDelay);
+        writeString(vh, willTopic);
+        writeBytes(vh, willPayload);
+        return packet(0x10, vh.toByteArray());
+    }
+
+    private static void writeInt(ByteArrayOutputStream out, long value) {
+        out.write((int) (value >> 24) & 0xFF);
+        out.write((int) (value >> 16) & 0xFF);
+        out.write((int) (value >> 8) & 0xFF);
+        out.write((int) value & 0xFF);
+    }
+
     /** PUBLISH at QoS 0 or 1 (packet id 1 for QoS 1). */
     static byte[] publishPacket(int level, String topic, int qos, byte[] payload) {
         return publishPacket(level, topic.getBytes(StandardCharsets.UTF_8), qos, 1, payload);
@@ -160,6 +188,10 @@ final class RawMqtt implements AutoCloseable {
         }
         vh.writeBytes(payload);
         return packet(0x30 | qos << 1, vh.toByteArray());
+    }
+
+    static byte[] pubrelPacket(int packetId) {
+        return new byte[] {0x62, 2, (byte) (packetId >> 8), (byte) packetId};
     }
 
     static byte[] disconnectPacket() {
