@@ -14,7 +14,7 @@ import io.junction.mqtt.broker.ConnectionListener;
 import io.junction.mqtt.broker.DisconnectReason;
 import io.junction.mqtt.broker.MqttBroker;
 import io.junction.mqtt.ingress.BrokerDevices;
-import io.junction.mqtt.ingress.DeviceEvent;
+import io.junction.core.device.DeviceEvent;
 import io.junction.mqtt.ingress.Egress;
 import io.junction.mqtt.ingress.Ingress;
 import io.junction.mqtt.ingress.TopicMapping;
@@ -128,15 +128,24 @@ public final class Junction implements AutoCloseable {
 
         // HTTP: the routing table, filled by each feature, served with the WebSocket and /metrics.
         RouteTable routes = new RouteTable();
+        BrokerDevices devices = new BrokerDevices(broker);
         SpineRoutes.builder()
                 .stream(raw)
                 .status(status)
-                .devices(new BrokerDevices(broker))
+                .devices(devices)
                 .commands(new Egress(mapping, raw, broker, clock))
                 .hub(hub)
                 .clock(clock)
                 .build()
                 .register(routes);
+
+        // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
+        FeatureContext features = new FeatureContext(config, clock, hub, raw, status, devices, broker::publish,
+                metrics, routes, dataDir);
+        closeInReverse.push(TelemetryFeature.start(features));
+        closeInReverse.push(OtaFeature.start(features));
+        closeInReverse.push(MediaFeature.start(features));
+
         try {
             api = ApiServer.builder()
                     .host(config.http().host())

@@ -9,11 +9,13 @@ import java.util.Optional;
  * The whole configuration, as read from {@code junction.toml} and validated by {@link ConfigLoader}. Every section is
  * optional in the file; {@link #defaults()} is what a missing file means.
  */
-public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Mapping mapping, Live live) {
+public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Mapping mapping, Live live,
+                             TelemetrySettings telemetry, OtaSettings ota, MediaSettings media) {
 
     public static JunctionConfig defaults() {
         return new JunctionConfig("(defaults)", Mqtt.defaults(), new Http("0.0.0.0", 8080),
-                Data.defaults(), Mapping.defaults(), new Live(1024));
+                Data.defaults(), Mapping.defaults(), new Live(1024),
+                TelemetrySettings.defaults(), OtaSettings.defaults(), MediaSettings.defaults());
     }
 
     /** The MQTT endpoint. */

@@ -24,12 +24,19 @@ final class Section {
     private final List<String> path;
     private final TomlTable table;
     private final Set<String> known = new HashSet<>();
+    /** Where this table starts, for tables inside lists, whose keys the root cannot locate. */
+    private final TomlPosition start;
 
     Section(String file, TomlTable root, List<String> path, TomlTable table) {
+        this(file, root, path, table, null);
+    }
+
+    private Section(String file, TomlTable root, List<String> path, TomlTable table, TomlPosition start) {
         this.file = file;
         this.root = root;
         this.path = path;
         this.table = table;
+        this.start = start;
     }
 
     String name() {
@@ -43,9 +50,12 @@ final class Section {
     }
 
     ConfigException error(String key, String sentence) {
-        TomlPosition pos = key == null ? null : root.inputPositionOf(child(key));
-        if (pos == null && !path.isEmpty()) {
+        TomlPosition pos = key == null || start != null ? null : root.inputPositionOf(child(key));
+        if (pos == null && start == null && !path.isEmpty()) {
             pos = root.inputPositionOf(path);
+        }
+        if (pos == null) {
+            pos = start;
         }
         String where = file + (pos != null ? ":" + pos.line() : "");
         String what = key == null ? "[" + name() + "]" : (path.isEmpty() ? key : name() + "." + key);
@@ -152,7 +162,33 @@ final class Section {
         if (v != null && !(v instanceof TomlTable)) {
             throw error(key, "expected a table ([" + (path.isEmpty() ? key : name() + "." + key) + "]), got " + describe(v));
         }
-        return new Section(file, root, child(key), (TomlTable) v);
+        return new Section(file, root, child(key), (TomlTable) v, start);
+    }
+
+    /**
+     * A list of tables: {@code [[key]]} sections or {@code key = [{...}, {...}]}; absent reads as empty. Each item's
+     * name in errors is {@code key[i]} (1-based), at the line where the item starts.
+     */
+    List<Section> tableList(String key) {
+        Object v = value(key);
+        if (v == null) {
+            return List.of();
+        }
+        if (!(v instanceof TomlArray a)) {
+            throw error(key, "expected a list of tables ([[" + key + "]] sections or [{...}, {...}]), got " + describe(v));
+        }
+        TomlPosition listStart = root.inputPositionOf(child(key));
+        List<Section> out = new ArrayList<>();
+        for (int i = 0; i < a.size(); i++) {
+            if (!(a.get(i) instanceof TomlTable t)) {
+                throw error(key, "expected a list of tables, but item " + (i + 1) + " is " + describe(a.get(i)));
+            }
+            TomlPosition at = a.inputPositionOf(i);
+            List<String> p = new ArrayList<>(path);
+            p.add(key + "[" + (i + 1) + "]");
+            out.add(new Section(file, root, p, t, at != null ? at : listStart));
+        }
+        return out;
     }
 
     boolean present() {

@@ -1,4 +1,4 @@
-package io.junction.mqtt.ingress;
+package io.junction.core.device;
 
 import io.junction.core.RoutingKey;
 import io.junction.core.hub.HubEvent;

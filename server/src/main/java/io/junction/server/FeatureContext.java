@@ -1,0 +1,25 @@
+package io.junction.server;
+
+import io.junction.core.config.JunctionConfig;
+import io.junction.core.device.DeviceDirectory;
+import io.junction.core.device.DevicePublisher;
+import io.junction.core.http.RouteTable;
+import io.junction.core.hub.EventHub;
+import io.junction.core.status.StatusStore;
+import io.junction.core.stream.MessageStream;
+
+import io.micrometer.core.instrument.MeterRegistry;
+
+import java.nio.file.Path;
+import java.time.Clock;
+
+/**
+ * What the spine gives each feature (telemetry, OTA, media, ...) when the composition root starts it: the config,
+ * the ports, the hub, the metrics registry, and the routing table to add its routes to before HTTP starts.
+ *
+ * @param dataDir the absolute data directory; a feature keeps its files in a folder of its own under it
+ */
+record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, StatusStore status,
+                      DeviceDirectory devices, DevicePublisher publisher, MeterRegistry metrics, RouteTable routes,
+                      Path dataDir) {
+}
