@@ -140,8 +140,14 @@ final class LiveHub implements AutoCloseable {
             tap.close();
         }
         taps.clear();
-        for (LiveSocket s : sockets) {
+        List<LiveSocket> open = List.copyOf(sockets);
+        for (LiveSocket s : open) {
             s.shutdown(1001, "server stopping");
+        }
+        // Give each sender a moment to write its close frame before the server drops the connections.
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(2);
+        for (LiveSocket s : open) {
+            s.awaitStopped(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
         }
     }
 

@@ -388,6 +388,19 @@ final class LiveSocket implements WsListener {
         }
     }
 
+    /** Waits up to {@code millis} for the sender to finish (after {@link #shutdown}, once its close frame is written). */
+    void awaitStopped(long millis) {
+        Thread t = sender;
+        if (t == null) {
+            return;
+        }
+        try {
+            t.join(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Ends this socket from the server's side: the sender writes a close frame and stops. */
     void shutdown(int code, String reason) {
         closeReason = reason;
