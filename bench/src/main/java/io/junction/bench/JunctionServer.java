@@ -64,6 +64,11 @@ public final class JunctionServer implements AutoCloseable {
         if (Runtime.version().feature() >= 24) {
             cmd.add("--sun-misc-unsafe-memory-access=allow");   // quiets Netty's warning on JDK 24+
         }
+        // Extra options for the server only, e.g. a flight recording: JUNCTION_BENCH_SERVER_OPTS="-XX:StartFlightRecording=filename=/tmp/j.jfr"
+        String extra = System.getenv("JUNCTION_BENCH_SERVER_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(List.of(extra.trim().split("\\s+")));
+        }
         cmd.addAll(List.of("-cp", absoluteClassPath(System.getProperty("java.class.path")),
                 "io.junction.server.Main", "run", "--config", config.toString()));
         Process p = new ProcessBuilder(cmd)

@@ -3,15 +3,31 @@ package io.junction.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakerFactory;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketVersion;
+import io.netty.util.concurrent.DefaultThreadFactory;
+
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.WebSocket;
-import java.time.Duration;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -20,22 +36,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * A live subscriber on Junction's WebSocket ({@code {"op":"subscribe","pattern":"#"}}): reads message frames, takes the
  * bench payload out of their body for the {@link Receiver}, and adds up the {@code dropped} counts the server reports.
  * With a delay per frame it is a deliberately slow reader (the overload bench), which makes the server drop.
+ * It runs on Netty, one event-loop thread, so that the reader is not what limits the measured rate.
  */
-final class WsSubscriber implements WebSocket.Listener, AutoCloseable {
+final class WsSubscriber implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int DEMAND = 16;
 
     private final Receiver receiver;
     private final long delayMicrosPerFrame;
-    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "bench-ws");
-        t.setDaemon(true);
-        return t;
-    });
-    private final HttpClient client = HttpClient.newBuilder().executor(executor).build();
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("bench-ws", true),
+            NioIoHandler.newFactory());
     private final Payload payload = new Payload();
-    private final StringBuilder frame = new StringBuilder(1024);
     private final CompletableFuture<Void> subscribed = new CompletableFuture<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     final AtomicLong dropped = new AtomicLong();
@@ -44,7 +55,7 @@ final class WsSubscriber implements WebSocket.Listener, AutoCloseable {
     final AtomicLong messages = new AtomicLong();
     final AtomicLong unparsed = new AtomicLong();
     final AtomicReference<String> lastError = new AtomicReference<>();
-    private volatile WebSocket ws;
+    private volatile Channel channel;
     private volatile long lastFrameNanos = System.nanoTime();
 
     private WsSubscriber(Receiver receiver, long delayMicrosPerFrame) {
@@ -56,12 +67,25 @@ final class WsSubscriber implements WebSocket.Listener, AutoCloseable {
     static WsSubscriber open(String url, String pattern, Receiver receiver, long delayMicrosPerFrame) throws IOException {
         WsSubscriber s = new WsSubscriber(receiver, delayMicrosPerFrame);
         try {
-            s.ws = s.client.newWebSocketBuilder()
-                    .connectTimeout(Duration.ofSeconds(10))
-                    .buildAsync(URI.create(url), s)
-                    .get(15, TimeUnit.SECONDS);
+            URI uri = URI.create(url);
             String sub = JSON.createObjectNode().put("op", "subscribe").put("pattern", pattern).toString();
-            s.ws.sendText(sub, true).get(10, TimeUnit.SECONDS);
+            CompletableFuture<Void> handshaken = new CompletableFuture<>();
+            Bootstrap b = new Bootstrap().group(s.group).channel(NioSocketChannel.class)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                    .handler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(65_536),
+                                    new WebSocketClientProtocolHandler(WebSocketClientHandshakerFactory.newHandshaker(
+                                            uri, WebSocketVersion.V13, null, false, new DefaultHttpHeaders(), 1 << 20)),
+                                    s.new Frames(handshaken));
+                        }
+                    });
+            s.channel = b.connect(uri.getHost(), uri.getPort()).sync().channel();
+            s.channel.closeFuture().addListener(f -> s.onClosed("the connection closed"));
+            handshaken.get(15, TimeUnit.SECONDS);
+            s.channel.writeAndFlush(new TextWebSocketFrame(sub)).sync();
             s.subscribed.get(15, TimeUnit.SECONDS);
             return s;
         } catch (Exception e) {
@@ -80,32 +104,56 @@ final class WsSubscriber implements WebSocket.Listener, AutoCloseable {
         return !closed.isDone();
     }
 
-    @Override
-    public void onOpen(WebSocket webSocket) {
-        webSocket.request(DEMAND);
-    }
+    private final class Frames extends SimpleChannelInboundHandler<Object> {
+        private final CompletableFuture<Void> handshaken;
 
-    @Override
-    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-        frame.append(data);
-        if (last) {
-            try {
-                handle(frame);
-            } catch (RuntimeException e) {
-                unparsed.incrementAndGet();
-                lastError.set(e.toString());
+        Frames(CompletableFuture<Void> handshaken) {
+            this.handshaken = handshaken;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt == WebSocketClientProtocolHandler.ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
+                handshaken.complete(null);
+            } else if (evt == WebSocketClientProtocolHandler.ClientHandshakeStateEvent.HANDSHAKE_TIMEOUT) {
+                handshaken.completeExceptionally(new IOException("WebSocket handshake timed out"));
             }
-            frame.setLength(0);
-            if (delayMicrosPerFrame > 0) {
+            super.userEventTriggered(ctx, evt);
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof TextWebSocketFrame text) {
                 try {
-                    TimeUnit.MICROSECONDS.sleep(delayMicrosPerFrame);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    handle(text.content().toString(StandardCharsets.UTF_8));
+                } catch (RuntimeException e) {
+                    unparsed.incrementAndGet();
+                    lastError.set(e.toString());
                 }
+                if (delayMicrosPerFrame > 0) {
+                    try {
+                        TimeUnit.MICROSECONDS.sleep(delayMicrosPerFrame);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            } else if (msg instanceof CloseWebSocketFrame close) {
+                onClosed("closed by the server: " + close.statusCode() + " " + close.reasonText());
             }
         }
-        webSocket.request(1);
-        return null;
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            lastError.set(cause.toString());
+            handshaken.completeExceptionally(cause);
+            subscribed.completeExceptionally(cause);
+            ctx.close();
+        }
+    }
+
+    private void onClosed(String why) {
+        closed.complete(null);
+        subscribed.completeExceptionally(new IOException(why));
     }
 
     private void handle(CharSequence s) {
@@ -164,32 +212,17 @@ final class WsSubscriber implements WebSocket.Listener, AutoCloseable {
     }
 
     @Override
-    public void onError(WebSocket webSocket, Throwable error) {
-        lastError.set(error.toString());
-        subscribed.completeExceptionally(error);
-        closed.complete(null);
-    }
-
-    @Override
-    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-        closed.complete(null);
-        subscribed.completeExceptionally(new IOException("closed by the server: " + statusCode + " " + reason));
-        return null;
-    }
-
-    @Override
     public void close() {
-        WebSocket w = ws;
-        if (w != null && !closed.isDone()) {
+        Channel c = channel;
+        if (c != null && c.isActive()) {
             try {
-                w.sendClose(WebSocket.NORMAL_CLOSURE, "bench done").get(3, TimeUnit.SECONDS);
-            } catch (Exception ignored) {
-                // closing anyway
+                c.writeAndFlush(new CloseWebSocketFrame(1000, "bench done")).await(3, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-            w.abort();
+            c.close();
         }
         closed.complete(null);
-        executor.shutdownNow();
-        client.shutdownNow();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 }

@@ -702,6 +702,10 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         closeWith(DisconnectReason.PROTOCOL_ERROR, v5Code);
     }
 
+    /** Handler stages completed off the event loop, waiting for {@link #drainCompleted}. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<PendingAck> completed = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean drainScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+
     private void callHandler(InboundPublish publish, int qos, int packetId) {
         CompletionStage<?> stage;
         try {
@@ -730,6 +734,15 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         ack.done = true;
         acks.addLast(ack);
         flushAcks();
+    }
+
+    /** Runs on the event loop: takes every stage that completed on another thread since the last run. */
+    private void drainCompleted() {
+        drainScheduled.set(false);
+        PendingAck ack;
+        while ((ack = completed.poll()) != null) {
+            onHandlerDone(ack);
+        }
     }
 
     /** Runs on the event loop when a handler stage completed. */
@@ -821,9 +834,14 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
             EventLoop loop = connection.channel.eventLoop();
             if (loop.inEventLoop()) {
                 run();
-            } else {
+                return;
+            }
+            // Stages of one group commit complete together: hand them over in one event-loop task per
+            // connection, not one task (and selector wake-up) per message.
+            connection.completed.add(this);
+            if (connection.drainScheduled.compareAndSet(false, true)) {
                 try {
-                    loop.execute(this);
+                    loop.execute(connection::drainCompleted);
                 } catch (RejectedExecutionException e) {
                     // The broker is shutting down; the connection is gone with its acks.
                 }
