@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -22,20 +21,17 @@ public final class JunctionServer implements AutoCloseable {
 
     private final Process process;
     /** Stops the child if the bench is interrupted (Ctrl-C) before it closed it. */
-    private final Thread hook = new Thread(this::stop, "bench-child-stop");
-    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
-    private final Path tempDir;
+    private final ChildProcess child;
     private final Path log;
     private final int mqttPort;
     private final int httpPort;
 
     private JunctionServer(Process process, Path tempDir, Path log, int mqttPort, int httpPort) {
         this.process = process;
-        this.tempDir = tempDir;
         this.log = log;
         this.mqttPort = mqttPort;
         this.httpPort = httpPort;
-        Runtime.getRuntime().addShutdownHook(hook);
+        this.child = new ChildProcess(process, tempDir, 10);
     }
 
     /**
@@ -267,27 +263,6 @@ public final class JunctionServer implements AutoCloseable {
     /** Stops the server (SIGTERM, then SIGKILL after 10 s) and deletes its temp directory. */
     @Override
     public void close() {
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running or will run
-        }
-        stop();
-    }
-
-    private void stop() {
-        if (!stopped.compareAndSet(false, true)) {
-            return;
-        }
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-        }
-        Net.deleteTree(tempDir);
+        child.close();
     }
 }

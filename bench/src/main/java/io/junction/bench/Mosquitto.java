@@ -14,16 +14,13 @@ public final class Mosquitto implements AutoCloseable {
 
     private final Process process;
     /** Stops the child if the bench is interrupted (Ctrl-C) before it closed it. */
-    private final Thread hook = new Thread(this::stop, "bench-child-stop");
-    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
-    private final Path dir;
+    private final ChildProcess child;
     private final int port;
 
     private Mosquitto(Process process, Path dir, int port) {
         this.process = process;
-        this.dir = dir;
         this.port = port;
-        Runtime.getRuntime().addShutdownHook(hook);
+        this.child = new ChildProcess(process, dir, 5);
     }
 
     /** The mosquitto executable on PATH (or Debian's /usr/sbin/mosquitto, which a non-root PATH may lack). */
@@ -80,26 +77,6 @@ public final class Mosquitto implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running or will run
-        }
-        stop();
-    }
-
-    private void stop() {
-        if (!stopped.compareAndSet(false, true)) {
-            return;
-        }
-        process.destroy();
-        try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        Net.deleteTree(dir);
+        child.close();
     }
 }
