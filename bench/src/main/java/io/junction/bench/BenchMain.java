@@ -37,6 +37,7 @@ public final class BenchMain {
                 --window W           QoS 1 publishes in flight per connection (default 64)
                 --junction-config F  as for ingest
 
+              engine     (see EngineBench)
               telemetry  (see TelemetryBench)
               ota        (see OtaBench)
               media      (see MediaBench)
@@ -64,11 +65,12 @@ public final class BenchMain {
             return switch (args[0]) {
                 case "ingest" -> new IngestBench(ingestOptions(args), out).run();
                 case "overload" -> new OverloadBench(overloadOptions(args), out).run();
+                case "engine" -> EngineBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "telemetry" -> TelemetryBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "ota" -> OtaBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "media" -> MediaBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 default -> throw new Args.UsageException("unknown command '" + args[0]
-                        + "': use ingest, overload, telemetry, ota or media");
+                        + "': use ingest, overload, engine, telemetry, ota or media");
             };
         } catch (Args.UsageException e) {
             err.println("bench: " + e.getMessage());

@@ -17,9 +17,11 @@ import java.time.Clock;
  * What the spine gives each feature (telemetry, OTA, media, ...) when the composition root starts it: the config,
  * the ports, the hub, the metrics registry, and the routing table to add its routes to before HTTP starts.
  *
- * @param dataDir the absolute data directory; a feature keeps its files in a folder of its own under it
+ * @param processed the processed stream: what scripts, drivers and pass-through rules produce
+ * @param dataDir   the absolute data directory; a feature keeps its files in a folder of its own under it
  */
-record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, StatusStore status,
+record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, MessageStream processed,
+                      StatusStore status,
                       DeviceDirectory devices, DevicePublisher publisher, MeterRegistry metrics, RouteTable routes,
                       Path dataDir) {
 }

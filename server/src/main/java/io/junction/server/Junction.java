@@ -105,6 +105,8 @@ public final class Junction implements AutoCloseable {
         lockDataDirectory(dataDir);
         MessageStream raw = LogStream.open(config.data(), "raw", metrics);
         closeInReverse.push(raw);
+        MessageStream processed = LogStream.open(config.data(), "processed", metrics);
+        closeInReverse.push(processed);
         EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir);
         closeInReverse.push(status);
         closeInReverse.push(status.follow(raw));
@@ -131,6 +133,7 @@ public final class Junction implements AutoCloseable {
         BrokerDevices devices = new BrokerDevices(broker);
         SpineRoutes.builder()
                 .stream(raw)
+                .stream(processed)
                 .status(status)
                 .devices(devices)
                 .commands(new Egress(mapping, raw, broker, clock))
@@ -140,8 +143,9 @@ public final class Junction implements AutoCloseable {
                 .register(routes);
 
         // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
-        FeatureContext features = new FeatureContext(config, clock, hub, raw, status, devices, broker::publish,
-                metrics, routes, dataDir);
+        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, devices,
+                broker::publish, metrics, routes, dataDir);
+        closeInReverse.push(EngineFeature.start(features));
         closeInReverse.push(TelemetryFeature.start(features));
         closeInReverse.push(OtaFeature.start(features));
         closeInReverse.push(MediaFeature.start(features));
@@ -154,6 +158,7 @@ public final class Junction implements AutoCloseable {
                     .hub(hub)
                     .metrics(metrics)
                     .liveStream(raw)
+                    .liveStream(processed)
                     .liveQueue(config.live().queue())
                     .start();
         } catch (RuntimeException e) {

@@ -58,6 +58,7 @@ public final class ConfigLoader {
         JunctionConfig.Data data = data(root.table("data"));
         JunctionConfig.Mapping mapping = mapping(root.table("mapping"));
         JunctionConfig.Live live = live(root.table("live"));
+        EngineSettings engine = EngineSettings.read(root.table("engine"));
         TelemetrySettings telemetry = TelemetrySettings.read(root.table("telemetry"));
         OtaSettings ota = OtaSettings.read(root.table("ota"));
         MediaSettings media = MediaSettings.read(root);
@@ -65,7 +66,7 @@ public final class ConfigLoader {
         if (mqtt.port() != 0 && mqtt.port() == http.port() && mqtt.host().equals(http.host())) {
             throw root.error("http", "port " + http.port() + " is also the MQTT port; give them different ports");
         }
-        return new JunctionConfig(fileName, mqtt, http, data, mapping, live, telemetry, ota, media);
+        return new JunctionConfig(fileName, mqtt, http, data, mapping, live, engine, telemetry, ota, media);
     }
 
     private JunctionConfig.Mqtt mqtt(Section s) {

@@ -10,12 +10,12 @@ import java.util.Optional;
  * optional in the file; {@link #defaults()} is what a missing file means.
  */
 public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Mapping mapping, Live live,
-                             TelemetrySettings telemetry, OtaSettings ota, MediaSettings media) {
+                             EngineSettings engine, TelemetrySettings telemetry, OtaSettings ota, MediaSettings media) {
 
     public static JunctionConfig defaults() {
         return new JunctionConfig("(defaults)", Mqtt.defaults(), new Http("0.0.0.0", 8080),
                 Data.defaults(), Mapping.defaults(), new Live(1024),
-                TelemetrySettings.defaults(), OtaSettings.defaults(), MediaSettings.defaults());
+                EngineSettings.defaults(), TelemetrySettings.defaults(), OtaSettings.defaults(), MediaSettings.defaults());
     }
 
     /** The MQTT endpoint. */
