@@ -4,11 +4,13 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
 import io.junction.core.RoutingPattern;
 import io.junction.core.device.DeviceDirectory;
+import io.junction.core.device.DeviceFacts;
 import io.junction.core.device.DeviceInfo;
 import io.junction.core.egress.CommandSender;
 import io.junction.core.http.ApiException;
@@ -56,6 +58,7 @@ public final class SpineRoutes {
     private final Map<String, MessageStream> streams;
     private final StatusStore status;
     private final DeviceDirectory devices;
+    private final DeviceFacts facts;
     private final CommandSender commands;
     private final EventHub hub;
     private final Clock clock;
@@ -65,6 +68,7 @@ public final class SpineRoutes {
         this.streams = Map.copyOf(b.streams);
         this.status = Objects.requireNonNull(b.status, "status");
         this.devices = Objects.requireNonNull(b.devices, "devices");
+        this.facts = b.facts;
         this.commands = Objects.requireNonNull(b.commands, "commands");
         this.hub = Objects.requireNonNull(b.hub, "hub");
         this.clock = Objects.requireNonNull(b.clock, "clock");
@@ -113,13 +117,20 @@ public final class SpineRoutes {
     }
 
     private ApiResponse devices() {
-        List<DeviceInfo> list = devices.list();
+        List<ObjectNode> list = devices.list().stream().map(this::withFacts).toList();
         return ApiResponse.rawJson(200, writeJson(Map.of("devices", list)));
     }
 
     private ApiResponse device(String uid) {
         DeviceInfo info = devices.get(uid).orElseThrow(() -> ApiException.notFound("no device with uid or client id '" + uid + "'"));
-        return ApiResponse.rawJson(200, writeJson(info));
+        return ApiResponse.rawJson(200, writeJson(withFacts(info)));
+    }
+
+    /** The device's record with what the features know of it (e.g. {@code firmwareVersion}). */
+    private ObjectNode withFacts(DeviceInfo info) {
+        ObjectNode node = Json.MAPPER.valueToTree(info);
+        facts.of(info.uid()).forEach((name, value) -> node.set(name, Json.MAPPER.valueToTree(value)));
+        return node;
     }
 
     private ApiResponse status(ApiRequest r) throws IOException {
@@ -307,6 +318,7 @@ public final class SpineRoutes {
         private final Map<String, MessageStream> streams = new LinkedHashMap<>();
         private StatusStore status;
         private DeviceDirectory devices;
+        private DeviceFacts facts = new DeviceFacts();
         private CommandSender commands;
         private EventHub hub;
         private Clock clock = Clock.systemUTC();
@@ -325,6 +337,12 @@ public final class SpineRoutes {
 
         public Builder status(StatusStore status) {
             this.status = status;
+            return this;
+        }
+
+        /** What features know of devices, merged into their records; empty unless given. */
+        public Builder facts(DeviceFacts facts) {
+            this.facts = Objects.requireNonNull(facts, "facts");
             return this;
         }
 

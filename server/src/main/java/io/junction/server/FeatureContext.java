@@ -2,6 +2,7 @@ package io.junction.server;
 
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.device.DeviceDirectory;
+import io.junction.core.device.DeviceFacts;
 import io.junction.core.device.DevicePublisher;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
@@ -17,11 +18,12 @@ import java.time.Clock;
  * What the spine gives each feature (telemetry, OTA, media, ...) when the composition root starts it: the config,
  * the ports, the hub, the metrics registry, and the routing table to add its routes to before HTTP starts.
  *
+ * @param facts     where a feature adds what it knows of devices, shown with their records
  * @param processed the processed stream: what scripts, drivers and pass-through rules produce
  * @param dataDir   the absolute data directory; a feature keeps its files in a folder of its own under it
  */
 record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, MessageStream processed,
                       StatusStore status,
-                      DeviceDirectory devices, DevicePublisher publisher, MeterRegistry metrics, RouteTable routes,
+                      DeviceDirectory devices, DeviceFacts facts, DevicePublisher publisher, MeterRegistry metrics, RouteTable routes,
                       Path dataDir) {
 }

@@ -15,6 +15,7 @@ import io.junction.mqtt.broker.DisconnectReason;
 import io.junction.mqtt.broker.MqttBroker;
 import io.junction.mqtt.ingress.BrokerDevices;
 import io.junction.core.device.DeviceEvent;
+import io.junction.core.device.DeviceFacts;
 import io.junction.mqtt.ingress.Egress;
 import io.junction.mqtt.ingress.Ingress;
 import io.junction.mqtt.ingress.TopicMapping;
@@ -131,11 +132,13 @@ public final class Junction implements AutoCloseable {
         // HTTP: the routing table, filled by each feature, served with the WebSocket and /metrics.
         RouteTable routes = new RouteTable();
         BrokerDevices devices = new BrokerDevices(broker);
+        DeviceFacts facts = new DeviceFacts();
         SpineRoutes.builder()
                 .stream(raw)
                 .stream(processed)
                 .status(status)
                 .devices(devices)
+                .facts(facts)
                 .commands(new Egress(mapping, raw, broker, clock))
                 .hub(hub)
                 .clock(clock)
@@ -143,7 +146,7 @@ public final class Junction implements AutoCloseable {
                 .register(routes);
 
         // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
-        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, devices,
+        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, devices, facts,
                 broker::publish, metrics, routes, dataDir);
         closeInReverse.push(EngineFeature.start(features));
         closeInReverse.push(TelemetryFeature.start(features));
@@ -160,6 +163,8 @@ public final class Junction implements AutoCloseable {
                     .liveStream(raw)
                     .liveStream(processed)
                     .liveQueue(config.live().queue())
+                    // Firmware images are uploaded as request bodies.
+                    .maxBodyBytes((int) Math.max(1 << 20, Math.min(Integer.MAX_VALUE - 1, config.ota().maxImageBytes())))
                     .start();
         } catch (RuntimeException e) {
             throw new StartupException("cannot start the HTTP server on " + config.http().host() + ":" + config.http().port()
