@@ -1,13 +1,113 @@
 package io.junction.server;
 
-/** Starts the media feature for the composition root and returns what closes it. */
+import io.junction.core.config.ConfigException;
+import io.junction.core.config.MediaSettings;
+import io.junction.core.http.ApiResponse;
+import io.junction.core.http.Method;
+import io.junction.core.hub.EventHub;
+import io.junction.media.ffmpeg.FfmpegEndpoint;
+import io.junction.media.hls.HlsRoutes;
+import io.junction.media.rtmp.RtmpServer;
+import io.junction.media.workflow.Definitions;
+import io.junction.media.workflow.WorkflowDefinition;
+import io.junction.media.workflow.WorkflowManager;
+import io.junction.media.workflow.WorkflowRoutes;
+
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts live video for the composition root: the ffmpeg endpoint, the workflow manager with the config file's
+ * workflows and reactors, the RTMP endpoint, and the workflow and HLS routes. Returns what closes them in reverse.
+ */
 final class MediaFeature {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MediaFeature.class);
 
     private MediaFeature() {
     }
 
     static AutoCloseable start(FeatureContext context) {
+        MediaSettings settings = context.config().media();
+        if (!settings.enabled()) {
+            log.info("live video is off: add an [rtmp] section (or workflows) to the config to open the RTMP endpoint");
+            return () -> {
+            };
+        }
+        // Step types and parameters are checked here (the config record cannot see the media module): a bad one
+        // stops start-up with the file and line of the step.
+        List<WorkflowDefinition> definitions = new ArrayList<>();
+        for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
+            definitions.add(Definitions.fromConfig(spec));
+        }
+        EventHub.Registration component = context.hub().register("media");
+        Deque<AutoCloseable> started = new ArrayDeque<>();
+        try {
+            FfmpegEndpoint ffmpeg = new FfmpegEndpoint(settings.ffmpeg(), context.metrics());
+            started.push(ffmpeg);
+            Path hlsRoot = HlsRoutes.root(context.dataDir());
+            WorkflowManager manager = WorkflowManager.builder()
+                    .ffmpeg(ffmpeg)
+                    .hub(context.hub())
+                    .hlsRoot(hlsRoot)
+                    .gopCacheBytes(settings.rtmp().gopCacheBytes())
+                    .reactors(settings.reactors())
+                    .clock(context.clock())
+                    .start();
+            started.push(manager);
+            for (WorkflowDefinition d : definitions) {
+                manager.put(d, "config").get(10, TimeUnit.SECONDS);
+            }
+            RtmpServer rtmp;
+            try {
+                rtmp = RtmpServer.start(settings.rtmp(), manager, context.metrics());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(context.config().source() + ": rtmp.tls: " + e.getMessage());
+            } catch (UncheckedIOException e) {
+                throw new StartupException("cannot start the RTMP endpoint: " + e.getMessage(), e);
+            }
+            started.push(rtmp);
+            WorkflowRoutes.register(context.routes(), manager);
+            HlsRoutes.register(context.routes(), hlsRoot);
+            context.routes().add(Method.GET, "/api/media", r -> {
+                Map<String, Object> endpoint = new LinkedHashMap<>();
+                endpoint.put("port", rtmp.port());
+                endpoint.put("tlsPort", rtmp.tlsPort().isPresent() ? rtmp.tlsPort().getAsInt() : null);
+                endpoint.put("connections", rtmp.connections());
+                endpoint.put("publishers", rtmp.publishers());
+                endpoint.put("players", rtmp.players());
+                return ApiResponse.json(Map.of("rtmp", endpoint, "ffmpegProcesses", ffmpeg.processes().size()));
+            });
+            component.ready();
+        } catch (RuntimeException | Error e) {
+            closeAll(started);
+            component.failed(e.getMessage() == null ? e.toString() : e.getMessage());
+            throw e;
+        } catch (Exception e) {
+            closeAll(started);
+            component.failed(e.toString());
+            throw new StartupException("cannot start the config file's workflows: " + e, e);
+        }
         return () -> {
+            closeAll(started);
+            component.stopped();
         };
+    }
+
+    private static void closeAll(Deque<AutoCloseable> started) {
+        while (!started.isEmpty()) {
+            try {
+                started.pop().close();
+            } catch (Exception e) {
+                log.warn("closing part of the media feature failed: {}", e.toString());
+            }
+        }
     }
 }

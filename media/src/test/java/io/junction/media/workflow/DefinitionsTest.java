@@ -1,0 +1,139 @@
+package io.junction.media.workflow;
+
+import io.junction.core.Json;
+import io.junction.core.config.ConfigException;
+import io.junction.core.config.ConfigLoader;
+import io.junction.core.config.JunctionConfig;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Workflow definitions from the config file, the API and reactors, and the errors bad ones get. */
+class DefinitionsTest {
+
+    private static JunctionConfig config(String toml) {
+        return new ConfigLoader(Map.<String, String>of()::get).parse("t.toml", toml);
+    }
+
+    @Test
+    void theIssuesExampleConfigReadsIntoTypedSteps() {
+        JunctionConfig c = config("""
+                [rtmp]
+                port = 1935
+
+                [[workflows]]
+                name = "live"
+                steps = [
+                  { type = "rtmp_receive", app = "live", stream_key = "*" },
+                  { type = "ffmpeg_hls", segment_seconds = 2 },
+                  { type = "rtmp_watch", app = "watch", stream_key = "*" },
+                ]
+                """);
+        WorkflowDefinition d = Definitions.fromConfig(c.media().workflows().getFirst());
+        assertThat(d.steps()).containsExactly(
+                new StepDefinition.RtmpReceive("live", "*"),
+                new StepDefinition.FfmpegHls(2, 5),
+                new StepDefinition.RtmpWatch("watch", "*"));
+        assertThat(c.media().rtmp().port()).isEqualTo(1935);
+    }
+
+    @Test
+    void liveVideoIsOnOnlyWhenTheConfigAsksForIt() {
+        assertThat(config("[http]\nport = 8080\n").media().enabled()).isFalse();
+        assertThat(config("[rtmp]\n").media().enabled()).isTrue();
+        assertThat(config("[[workflows]]\nname = \"w\"\nsteps = [{ type = \"rtmp_receive\", app = \"a\" }]\n").media().enabled()).isTrue();
+    }
+
+    @Test
+    void aBadStepParameterInTheConfigNamesFileLineOfItsStepsWorkflowStepAndParameter() {
+        JunctionConfig c = config("""
+                [[workflows]]
+                name = "live"
+                steps = [
+                  { type = "rtmp_receive", app = "live" },
+                  { type = "ffmpeg_hls", segment_seconds = 0 },
+                ]
+                """);
+        assertThatThrownBy(() -> Definitions.fromConfig(c.media().workflows().getFirst()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("t.toml:4: workflows: workflow 'live' step 2 (ffmpeg_hls): segment_seconds: expected a whole number from 1 to 60, got 0");
+    }
+
+    @Test
+    void unknownKeysInTheMediaSectionsStopTheConfigAtTheirLine() {
+        assertThatThrownBy(() -> config("""
+                [rtmp]
+                prot = 1935
+                """)).isInstanceOf(ConfigException.class).hasMessageStartingWith("t.toml:2: rtmp.prot: unknown key");
+        assertThatThrownBy(() -> config("""
+                [[reactors]]
+                name = "r"
+                url = "ftp://x"
+                """)).isInstanceOf(ConfigException.class).hasMessageContaining("reactors[1].url");
+    }
+
+    @Test
+    void apiDefinitionErrorsNameTheStepAndTheParameter() {
+        assertThatThrownBy(() -> Definitions.fromJson("w", Json.parse("""
+                {"steps": [{"type": "rtmp_receive", "app": "live"}, {"type": "ffmpeg_push"}]}""")))
+                .hasMessage("workflow 'w' step 2 (ffmpeg_push): url: is required: the rtmp:// or rtmps:// URL to push to ({stream} becomes the stream name)");
+        assertThatThrownBy(() -> Definitions.fromJson("w", Json.parse("""
+                {"steps": [{"type": "rtmp_receive", "app": "live", "colour": "red"}]}""")))
+                .hasMessage("workflow 'w' step 1 (rtmp_receive): colour: unknown parameter; this step takes app, stream_key");
+        assertThatThrownBy(() -> Definitions.fromJson("w", Json.parse("""
+                {"steps": [{"type": "ffmpeg_transcode", "size": "big"}]}""")))
+                .hasMessageContaining("step 1 (ffmpeg_transcode): size: expected WIDTHxHEIGHT");
+        assertThatThrownBy(() -> Definitions.fromJson("w", Json.parse("""
+                {"steps": [{"type": "teleport"}]}""")))
+                .hasMessageContaining("step 1: unknown step type 'teleport'");
+        assertThatThrownBy(() -> Definitions.fromJson("w", Json.parse("""
+                {"steps": [{"type": "forward_to_workflow", "workflow": "w"}]}""")))
+                .hasMessageContaining("cannot forward to itself");
+    }
+
+    @Test
+    void mmidsConfigurationFormatIsTranslatedToJunctionSteps() {
+        List<WorkflowDefinition> list = Definitions.fromReactorAnswer("""
+                # from an mmids reactor service
+                workflow abc_workflow {
+                    rtmp_receive rtmp_app=live stream_key=abc reactor=r1
+                    ffmpeg_transcode vcodec=h264 acodec=aac h264_preset=ultrafast size=640x360 kbps=800
+                    ffmpeg_hls path=/var/hls duration=2 count=4
+                    ffmpeg_push target="rtmp://example.com/live/abc"
+                    rtmp_watch rtmp_app=abc stream_key=*
+                }
+
+                workflow second {
+                    forward_to_workflow target_workflow=abc_workflow
+                }
+                """);
+        assertThat(list).hasSize(2);
+        assertThat(list.getFirst().steps()).containsExactly(
+                new StepDefinition.RtmpReceive("live", "abc"),
+                new StepDefinition.FfmpegTranscode("h264", "aac", "ultrafast", "640x360", 800),
+                new StepDefinition.FfmpegHls(2, 4),
+                new StepDefinition.FfmpegPush("rtmp://example.com/live/abc"),
+                new StepDefinition.RtmpWatch("abc", "*"));
+        assertThat(list.get(1).steps()).containsExactly(new StepDefinition.ForwardToWorkflow("abc_workflow"));
+    }
+
+    @Test
+    void reactorAnswersInJunctionsJsonFormAreAccepted() {
+        List<WorkflowDefinition> list = Definitions.fromReactorAnswer("""
+                {"workflows": [{"name": "cam7", "steps": [{"type": "rtmp_watch", "app": "cam7"}]}]}""");
+        assertThat(list).containsExactly(new WorkflowDefinition("cam7", List.of(new StepDefinition.RtmpWatch("cam7", "*"))));
+    }
+
+    @Test
+    void invalidReactorAnswersAreRejectedWithAReason() {
+        assertThatThrownBy(() -> Definitions.fromReactorAnswer("hello there")).hasMessageContaining("expected 'workflow NAME {'");
+        assertThatThrownBy(() -> Definitions.fromReactorAnswer("workflow a {\n rtmp_watch rtmp_app=x\n")).hasMessageContaining("not closed");
+        assertThatThrownBy(() -> Definitions.fromReactorAnswer("workflow a {\n ffmpeg_hls duration=abc\n}"))
+                .hasMessageContaining("segment_seconds: expected a whole number");
+    }
+}
