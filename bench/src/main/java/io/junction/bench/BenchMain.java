@@ -24,7 +24,8 @@ public final class BenchMain {
                 --window W           QoS 1 publishes in flight per connection when as fast as possible (default 64)
                 --no-reference       skip the Mosquitto reference
                 --no-junction        run the Mosquitto reference only
-                --junction-config F  a junction.toml whose settings are kept (ports and data dir are the bench's)
+                --junction-config F  a junction.toml whose settings are kept (ports and data dir are the bench's);
+                                     without it the server runs the spine alone ([telemetry] enabled = false)
                 --json FILE          also write the results as JSON to FILE
 
               overload   offers a multiple of the max QoS 1 rate with a slow WebSocket reader, then checks the server

@@ -73,7 +73,7 @@ final class IngestBench {
     private void runJunction(MqttBenchClient client) {
         out.println("starting Junction (child JVM, -Xmx2g) ...");
         long t = System.nanoTime();
-        try (JunctionServer server = JunctionServer.start(o.junctionConfig(), "2g")) {
+        try (JunctionServer server = JunctionServer.start(o.junctionConfig() != null ? o.junctionConfig() : JunctionServer.spineOnlyConfig(), "2g")) {
             out.printf(Locale.ROOT, "Junction ready in %.1f s (MQTT port %d, HTTP port %d, pid %d)%n",
                     (System.nanoTime() - t) / 1e9, server.mqttPort(), server.httpPort(), server.pid());
             Receiver receiver = new Receiver();

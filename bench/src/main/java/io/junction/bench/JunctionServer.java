@@ -41,6 +41,17 @@ public final class JunctionServer implements AutoCloseable {
      *                   directory are replaced by the bench's own. May be null.
      * @param heap       the child's -Xmx, e.g. "2g"
      */
+    /**
+     * A config file for benchmarking the spine alone (mapping, pre-processing, durable append, live fan-out): the
+     * features that follow the streams too — telemetry, which is on by default — are off.
+     */
+    public static Path spineOnlyConfig() throws IOException {
+        Path f = Files.createTempFile("junction-bench-spine", ".toml");
+        f.toFile().deleteOnExit();
+        Files.writeString(f, "[telemetry]\nenabled = false\n");
+        return f;
+    }
+
     public static JunctionServer start(Path userConfig, String heap) throws IOException {
         int mqtt = Net.freePort();
         int http = Net.freePort();

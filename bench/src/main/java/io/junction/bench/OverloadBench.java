@@ -41,7 +41,7 @@ final class OverloadBench {
         List<String> lines = new ArrayList<>();
         boolean allPass;
         try (MqttBenchClient client = new MqttBenchClient();
-             JunctionServer server = JunctionServer.start(o.junctionConfig(), "2g")) {
+             JunctionServer server = JunctionServer.start(o.junctionConfig() != null ? o.junctionConfig() : JunctionServer.spineOnlyConfig(), "2g")) {
             out.printf(Locale.ROOT, "Junction ready (MQTT port %d, HTTP port %d, pid %d)%n",
                     server.mqttPort(), server.httpPort(), server.pid());
             LoadRunner runner = new LoadRunner(client, "127.0.0.1", server.mqttPort());
