@@ -39,6 +39,8 @@ public final class BenchMain {
                 --junction-config F  as for ingest
 
               engine     scripts' cost per message and replay speed (bench engine --help)
+                         [--messages N] [--rate R] [--paced-seconds S] [--replay N] [--python-replay N]
+                         [--fsync always|interval|never] [--skip-python]
               telemetry  points written per second, query times, bytes per point (bench telemetry --help)
               ota        offers per second, image downloads, a fleet install with cut-off devices (bench ota --help)
               media      RTMP players per core, memory and latency, against nginx-rtmp (bench media --help)

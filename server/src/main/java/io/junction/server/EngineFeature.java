@@ -1,13 +1,42 @@
 package io.junction.server;
 
-/** Starts the engine feature for the composition root and returns what closes it. */
+import io.junction.core.config.EngineSettings;
+import io.junction.core.hub.EventHub;
+import io.junction.engine.Engine;
+import io.junction.engine.EngineRoutes;
+
+import java.nio.file.Path;
+
+/**
+ * Starts the processing engine for the composition root: scripts on the raw stream into the processed stream, its
+ * files in {@code <data dir>/engine}, the plugins folder ({@code [engine] plugins}, by default {@code plugins} beside
+ * the data directory), and its routes.
+ */
 final class EngineFeature {
 
     private EngineFeature() {
     }
 
     static AutoCloseable start(FeatureContext context) {
+        EngineSettings settings = context.config().engine();
+        Path dataDir = context.dataDir();
+        Path plugins = settings.plugins().map(Path::toAbsolutePath)
+                .orElseGet(() -> (dataDir.getParent() != null ? dataDir.getParent() : dataDir).resolve("plugins"));
+        EventHub.Registration component = context.hub().register("engine");
+        Engine engine = Engine.builder()
+                .streams(context.raw(), context.processed())
+                .status(context.status())
+                .hub(context.hub())
+                .metrics(context.metrics())
+                .settings(settings)
+                .dir(dataDir.resolve("engine"))
+                .plugins(plugins)
+                .start();
+        new EngineRoutes(engine, context.raw()).register(context.routes());
+        component.ready();
         return () -> {
+            engine.close();
+            component.stopped();
         };
     }
 }

@@ -1,0 +1,231 @@
+package io.junction.server.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.hivemq.client.mqtt.MqttClient;
+import com.hivemq.client.mqtt.datatypes.MqttQos;
+import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
+
+import io.junction.core.Json;
+import io.junction.core.config.ConfigLoader;
+import io.junction.core.config.JunctionConfig;
+import io.junction.core.testing.Tools;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/** Real clients for the engine's end-to-end tests: HTTP, WebSocket, mosquitto_pub and the HiveMQ MQTT client. */
+final class EngineClients {
+
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private EngineClients() {
+    }
+
+    /** A server config for tests: ephemeral ports, anonymous MQTT, the data in {@code dir}, plus {@code extra} TOML. */
+    static JunctionConfig config(Path dir, String extra) {
+        return new ConfigLoader(Map.<String, String>of()::get).parse("engine-test.toml", """
+                [mqtt]
+                port = 0
+                host = "127.0.0.1"
+                anonymous = true
+
+                [http]
+                port = 0
+                host = "127.0.0.1"
+
+                [data]
+                dir = "%s"
+                fsync = "never"
+
+                [mapping.devices]
+                "mesh/b5ea3f/42" = "bedroom.light"
+
+                [mapping.subtopics]
+                "M" = "brightness"
+
+                %s
+                """.formatted(dir.resolve("data").toString().replace("\\", "\\\\"), extra));
+    }
+
+    record Reply(int status, JsonNode json, String text) {
+    }
+
+    static Reply get(int port, String path) throws IOException, InterruptedException {
+        return send(port, HttpRequest.newBuilder(uri(port, path)).GET());
+    }
+
+    static Reply put(int port, String path, String body) throws IOException, InterruptedException {
+        return send(port, HttpRequest.newBuilder(uri(port, path)).header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    static Reply post(int port, String path, String body) throws IOException, InterruptedException {
+        return send(port, HttpRequest.newBuilder(uri(port, path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    static Reply delete(int port, String path) throws IOException, InterruptedException {
+        return send(port, HttpRequest.newBuilder(uri(port, path)).DELETE());
+    }
+
+    /** Stores a script through the API and checks it was accepted. */
+    static JsonNode putScript(int port, String name, String language, String source, String... bind)
+            throws IOException, InterruptedException {
+        var body = Json.object().put("language", language).put("source", source);
+        var b = body.putArray("bind");
+        for (String p : bind) {
+            b.add(p);
+        }
+        Reply r = put(port, "/api/scripts/" + name, body.toString());
+        if (r.status() != 200 && r.status() != 201) {
+            throw new AssertionError("PUT /api/scripts/" + name + " answered " + r.status() + ": " + r.text());
+        }
+        return r.json();
+    }
+
+    private static URI uri(int port, String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    private static Reply send(int port, HttpRequest.Builder b) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        JsonNode json = null;
+        if (!r.body().isEmpty()) {
+            try {
+                json = Json.parse(r.body());
+            } catch (IOException e) {
+                // not JSON
+            }
+        }
+        return new Reply(r.statusCode(), json, r.body());
+    }
+
+    /** Every message of the processed stream from {@code from} on, paging through the API. */
+    static List<JsonNode> processed(int port, long from) throws IOException, InterruptedException {
+        List<JsonNode> all = new ArrayList<>();
+        long at = from;
+        while (true) {
+            Reply r = get(port, "/api/streams/processed?from=" + at + "&limit=10000");
+            if (r.status() != 200) {
+                throw new AssertionError("GET /api/streams/processed answered " + r.status() + ": " + r.text());
+            }
+            JsonNode messages = r.json().get("messages");
+            if (messages.isEmpty()) {
+                return all;
+            }
+            messages.forEach(all::add);
+            at = r.json().get("next").asLong();
+        }
+    }
+
+    static void mosquittoPub(int port, String topic, String message) throws IOException, InterruptedException {
+        List<String> cmd = List.of(Tools.require("mosquitto_pub", "mosquitto-clients"), "-h", "127.0.0.1",
+                "-p", String.valueOf(port), "-q", "1", "-t", topic, "-m", message);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("mosquitto_pub did not finish in 20 s");
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.exitValue() != 0) {
+            throw new AssertionError("mosquitto_pub exited with " + p.exitValue() + ": " + out);
+        }
+    }
+
+    /** An MQTT 5 device connection (HiveMQ client) that publishes at QoS 1 with a bounded number in flight. */
+    static final class Device implements AutoCloseable {
+        private final Mqtt5AsyncClient client;
+        private final Semaphore window = new Semaphore(128);
+
+        Device(int port, String id) {
+            client = MqttClient.builder().useMqttVersion5().identifier(id).serverHost("127.0.0.1").serverPort(port)
+                    .buildAsync();
+            client.connect().join();
+        }
+
+        /** Publishes and returns once the server acknowledged every publish made so far that it had room for. */
+        CompletableFuture<?> publish(String topic, String payload) throws InterruptedException {
+            window.acquire();
+            return client.publishWith().topic(topic).qos(MqttQos.AT_LEAST_ONCE)
+                    .payload(payload.getBytes(StandardCharsets.UTF_8)).send()
+                    .whenComplete((r, e) -> window.release());
+        }
+
+        /** Waits until every publish is acknowledged. */
+        void drain() throws InterruptedException {
+            window.acquire(128);
+            window.release(128);
+        }
+
+        @Override
+        public void close() {
+            client.disconnect().join();
+        }
+    }
+
+    /** A WebSocket client on /api/ws that keeps every text frame as JSON. */
+    static final class Ws implements WebSocket.Listener, AutoCloseable {
+        final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
+        private final StringBuilder partial = new StringBuilder();
+        final WebSocket socket;
+
+        Ws(int port) {
+            socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/api/ws"), this).join();
+        }
+
+        void send(String text) {
+            socket.sendText(text, true).join();
+        }
+
+        /** The next frame of {@code type} for which {@code matches} holds, skipping others, or null after the timeout. */
+        JsonNode next(String type, java.util.function.Predicate<JsonNode> matches, int seconds) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            while (true) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
+                if (f != null && type.equals(f.path("type").asText()) && matches.test(f)) {
+                    return f;
+                }
+            }
+        }
+
+        @Override
+        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                try {
+                    frames.add(Json.parse(partial.toString()));
+                } catch (IOException e) {
+                    throw new AssertionError("the server sent a frame that is not JSON: " + partial, e);
+                }
+                partial.setLength(0);
+            }
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public void close() {
+            socket.abort();
+        }
+    }
+}
