@@ -24,12 +24,15 @@ public final class Tools {
                 return f.getAbsolutePath();
             }
         }
-        String message = program + " is not installed: install it with 'apt-get install " + debianPackage + "'";
+        return missing(program + " is not installed: install it with 'apt-get install " + debianPackage + "'");
+    }
+
+    /** Stops the test because something it needs is missing: failed under CI ({@code CI=true}), skipped elsewhere. */
+    public static <T> T missing(String whatToInstall) {
         if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            throw new AssertionError(message);
+            throw new AssertionError(whatToInstall);
         }
-        Assumptions.abort(message);
-        return null;
+        return Assumptions.abort(whatToInstall);
     }
 
     /** A TCP port that was free a moment ago, for a server started in another process. */

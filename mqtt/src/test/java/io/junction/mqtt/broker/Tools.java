@@ -2,7 +2,6 @@ package io.junction.mqtt.broker;
 
 import static org.assertj.core.api.Assertions.fail;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,32 +10,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 
-/** Finds and runs the real command-line tools some tests talk to (mosquitto clients, openssl). */
+/** Runs the real command-line tools some tests talk to (mosquitto clients, openssl). */
 final class Tools {
 
     private Tools() {
     }
 
-    /**
-     * The path of {@code name} on the PATH. If it is missing, the test fails when CI=true and is skipped otherwise,
-     * with a message saying which package to install.
-     */
+    /** The path of {@code name}, or the test stops with what to install (failed under CI, skipped elsewhere). */
     static String require(String name, String packageName) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
-        for (String dir : path.split(File.pathSeparator)) {
-            Path candidate = Path.of(dir, name);
-            if (Files.isExecutable(candidate)) {
-                return candidate.toString();
-            }
-        }
-        String message = name + " was not found on the PATH: install " + packageName + " to run this test";
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            fail(message);
-        }
-        Assumptions.abort(message);
-        throw new IllegalStateException("unreachable");
+        return io.junction.core.testing.Tools.require(name, packageName);
     }
 
     static String mosquitto(String name) {
