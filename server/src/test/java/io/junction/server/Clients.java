@@ -20,8 +20,8 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-/** Real clients for end-to-end tests: HTTP, WebSocket and the mosquitto command-line tools. */
-final class Clients {
+/** Real clients for end-to-end tests (of the spine and of each feature): HTTP, WebSocket and the mosquitto tools. */
+public final class Clients {
 
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -107,21 +107,26 @@ final class Clients {
     }
 
     /** A WebSocket client on /api/ws that keeps every text frame as JSON. */
-    static final class Ws implements WebSocket.Listener, AutoCloseable {
+    public static final class Ws implements WebSocket.Listener, AutoCloseable {
         final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
         private final StringBuilder partial = new StringBuilder();
         final WebSocket socket;
 
-        Ws(int port) {
+        public Ws(int port) {
             socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/api/ws"), this).join();
         }
 
-        void send(String text) {
+        public void send(String text) {
             socket.sendText(text, true).join();
         }
 
         /** The next frame of the given type, skipping others, or null after the timeout. */
-        JsonNode next(String type, int seconds) throws InterruptedException {
+        public JsonNode next(String type, int seconds) throws InterruptedException {
+            return next(type, f -> true, seconds);
+        }
+
+        /** The next frame of {@code type} for which {@code matches} holds, skipping others, or null after the timeout. */
+        public JsonNode next(String type, java.util.function.Predicate<JsonNode> matches, int seconds) throws InterruptedException {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
             while (true) {
                 long left = deadline - System.nanoTime();
@@ -129,7 +134,7 @@ final class Clients {
                     return null;
                 }
                 JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
-                if (f != null && type.equals(f.path("type").asText())) {
+                if (f != null && type.equals(f.path("type").asText()) && matches.test(f)) {
                     return f;
                 }
             }

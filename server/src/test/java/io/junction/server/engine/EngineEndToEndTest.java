@@ -1,5 +1,7 @@
 package io.junction.server.engine;
 
+import io.junction.server.Clients;
+
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.server.Junction;
@@ -72,7 +74,7 @@ class EngineEndToEndTest {
         }
     }
 
-    static JsonNode keyed(EngineClients.Ws ws, String key, int seconds) throws InterruptedException {
+    static JsonNode keyed(Clients.Ws ws, String key, int seconds) throws InterruptedException {
         return ws.next("message", f -> f.path("stream").asText().equals("processed")
                 && f.path("message").path("key").asText().equals(key), seconds);
     }
@@ -90,7 +92,7 @@ class EngineEndToEndTest {
         assertThat(wasm.get("language").asText()).isEqualTo("wasm");
         assertThat(wasm.get("bytes").asInt()).isEqualTo(268);
 
-        try (EngineClients.Ws ws = new EngineClients.Ws(http)) {
+        try (Clients.Ws ws = new Clients.Ws(http)) {
             ws.send("{\"op\":\"subscribe\",\"pattern\":\"bedroom.#\",\"source\":\"processed\"}");
             assertThat(ws.next("subscribed", f -> true, 10)).isNotNull();
 

@@ -1,5 +1,7 @@
 package io.junction.server.media;
 
+import io.junction.server.Clients;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 
@@ -325,7 +327,7 @@ class LiveVideoTest {
 
     @Test
     void workflowApiDefinesListsAndDeletesWorkflowsAndTheHubShowsIt() throws Exception {
-        try (MediaTools.Ws ws = new MediaTools.Ws(http)) {
+        try (Clients.Ws ws = new Clients.Ws(http)) {
             ws.send("{\"op\":\"subscribe\",\"pattern\":\"workflow.#\",\"source\":\"events\"}");
             MediaTools.Reply bad = http("PUT", http, "/api/workflows/api1", """
                     {"steps": [{"type": "rtmp_receive", "app": "a1"}, {"type": "ffmpeg_hls", "segment_seconds": "soon"}]}""");
@@ -339,21 +341,28 @@ class LiveVideoTest {
             assertThat(created.status()).isEqualTo(201);
             assertThat(created.json().path("state").asText()).isEqualTo("active");
             assertThat(created.json().path("steps").get(1).path("state").asText()).isEqualTo("active");
-            assertThat(ws.event("workflow.started", "api1", 10)).isNotNull();
+            assertThat(workflowEvent(ws, "workflow.started", "api1")).isNotNull();
 
             assertThat(http("PUT", http, "/api/workflows/api1", good).status()).as("same definition: unchanged").isEqualTo(200);
             MediaTools.Reply updated = http("PUT", http, "/api/workflows/api1", """
                     {"steps": [{"type": "rtmp_receive", "app": "a2"}]}""");
             assertThat(updated.json().path("steps").get(0).path("params").path("app").asText()).isEqualTo("a2");
-            assertThat(ws.event("workflow.started", "api1", 10).path("event").path("detail").asText()).contains("restarted");
+            assertThat(workflowEvent(ws, "workflow.started", "api1").path("event").path("detail").asText()).contains("restarted");
 
             JsonNode names = get(http, "/api/workflows").json().path("workflows");
             assertThat(names.findValuesAsText("name")).contains("api1", "live", "small", "second");
 
             assertThat(http("DELETE", http, "/api/workflows/api1", null).status()).isEqualTo(204);
-            assertThat(ws.event("workflow.stopped", "api1", 10)).isNotNull();
+            assertThat(workflowEvent(ws, "workflow.stopped", "api1")).isNotNull();
             assertThat(get(http, "/api/workflows/api1").status()).isEqualTo(404);
             assertThat(http("DELETE", http, "/api/workflows/api1", null).status()).isEqualTo(404);
         }
+    }
+
+    /** The next event frame whose key is {@code key} and whose event's workflow is {@code workflow}, or null. */
+    private static com.fasterxml.jackson.databind.JsonNode workflowEvent(Clients.Ws ws, String key, String workflow)
+            throws InterruptedException {
+        return ws.next("event", f -> key.equals(f.path("key").asText())
+                && workflow.equals(f.path("event").path("workflow").asText()), 10);
     }
 }

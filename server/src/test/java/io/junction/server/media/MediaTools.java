@@ -17,9 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -113,54 +110,4 @@ final class MediaTools {
         throw new AssertionError("no " + codecType + " stream in " + probe);
     }
 
-    /** A WebSocket client on /api/ws keeping every frame as JSON. */
-    static final class Ws implements WebSocket.Listener, AutoCloseable {
-        final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
-        private final StringBuilder partial = new StringBuilder();
-        final WebSocket socket;
-
-        Ws(int port) {
-            socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/api/ws"), this).join();
-        }
-
-        void send(String text) {
-            socket.sendText(text, true).join();
-        }
-
-        /** The next event frame whose key is {@code key} and whose event's workflow is {@code workflow}, or null. */
-        JsonNode event(String key, String workflow, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
-                JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
-                if (f != null && "event".equals(f.path("type").asText()) && key.equals(f.path("key").asText())
-                        && workflow.equals(f.path("event").path("workflow").asText())) {
-                    return f;
-                }
-            }
-        }
-
-        @Override
-        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-            partial.append(data);
-            if (last) {
-                try {
-                    frames.add(Json.parse(partial.toString()));
-                } catch (IOException e) {
-                    throw new AssertionError("not JSON: " + partial, e);
-                }
-                partial.setLength(0);
-            }
-            webSocket.request(1);
-            return null;
-        }
-
-        @Override
-        public void close() {
-            socket.abort();
-        }
-    }
 }

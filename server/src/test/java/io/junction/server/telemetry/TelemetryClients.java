@@ -15,9 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** Real clients for the telemetry end-to-end tests: HTTP with headers, mosquitto_pub, and a WebSocket. */
@@ -81,53 +78,4 @@ final class TelemetryClients {
         return p.exitValue();
     }
 
-    /** A WebSocket client on /api/ws that keeps every text frame as JSON. */
-    static final class Ws implements WebSocket.Listener, AutoCloseable {
-        final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
-        private final StringBuilder partial = new StringBuilder();
-        final WebSocket socket;
-
-        Ws(int port) {
-            socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/api/ws"), this).join();
-        }
-
-        void send(String text) {
-            socket.sendText(text, true).join();
-        }
-
-        /** The next frame of the given type, skipping others, or null after the timeout. */
-        JsonNode next(String type, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
-                JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
-                if (f != null && type.equals(f.path("type").asText())) {
-                    return f;
-                }
-            }
-        }
-
-        @Override
-        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-            partial.append(data);
-            if (last) {
-                try {
-                    frames.add(Json.parse(partial.toString()));
-                } catch (IOException e) {
-                    throw new AssertionError("the server sent a frame that is not JSON: " + partial, e);
-                }
-                partial.setLength(0);
-            }
-            webSocket.request(1);
-            return null;
-        }
-
-        @Override
-        public void close() {
-            socket.abort();
-        }
-    }
 }

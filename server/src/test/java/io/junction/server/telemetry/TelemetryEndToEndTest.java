@@ -1,5 +1,7 @@
 package io.junction.server.telemetry;
 
+import io.junction.server.Clients;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
@@ -14,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -215,7 +216,7 @@ class TelemetryEndToEndTest {
 
     @Test
     void aWebSocketSubscriberReceivesNewPointsOfASeriesAsTheyArrive() throws Exception {
-        try (TelemetryClients.Ws ws = new TelemetryClients.Ws(http)) {
+        try (Clients.Ws ws = new Clients.Ws(http)) {
             ws.send("{\"op\":\"subscribe\",\"pattern\":\"telemetry.chart.#\",\"source\":\"events\"}");
             assertThat(ws.next("subscribed", 10)).isNotNull();
             TelemetryClients.mosquittoPub(mqtt, "-q", "1", "-t", "chart/line1", "-m", "{\"v\":1.5,\"env\":{\"t\":20}}");
