@@ -52,7 +52,7 @@ public final class ConfigLoader {
             TomlParseError e = toml.errors().get(0);
             throw new ConfigException(fileName + ":" + e.position().line() + ": this is not valid TOML: " + e.getMessage());
         }
-        Section root = new Section(fileName, toml, List.of(), toml);
+        Section root = new Section(fileName, toml, env);
         JunctionConfig.Mqtt mqtt = mqtt(root.table("mqtt"));
         JunctionConfig.Http http = http(root.table("http"));
         JunctionConfig.Data data = data(root.table("data"));
@@ -77,27 +77,7 @@ public final class ConfigLoader {
         int maxPayload = (int) s.integer("max_payload_bytes", d.maxPayloadBytes(), 1, 256L * 1024 * 1024);
         int receiveMaximum = (int) s.integer("receive_maximum", d.receiveMaximum(), 1, 65535);
         int sessionQueue = (int) s.integer("session_queue", d.sessionQueue(), 1, 1_000_000);
-        Optional<JunctionConfig.Tls> tls = Optional.empty();
-        Section t = s.table("tls");
-        if (t.present()) {
-            int tlsPort = t.port("port", 8883);
-            String cert = t.string("cert", null);
-            String key = t.string("key", null);
-            if (cert == null || key == null) {
-                throw t.error(cert == null ? "cert" : "key", "is required: give the path of a PEM file (certificate chain in 'cert', private key in 'key')");
-            }
-            Optional<String> password = t.optionalString("key_password");
-            Optional<String> passwordEnv = t.optionalString("key_password_env");
-            if (passwordEnv.isPresent()) {
-                String v = env.apply(passwordEnv.get());
-                if (v == null) {
-                    throw t.error("key_password_env", "the environment variable " + passwordEnv.get() + " is not set");
-                }
-                password = Optional.of(v);
-            }
-            t.finish();
-            tls = Optional.of(new JunctionConfig.Tls(tlsPort, Path.of(cert), Path.of(key), password));
-        }
+        Optional<JunctionConfig.Tls> tls = JunctionConfig.Tls.read(s.table("tls"), 8883);
         Map<String, JunctionConfig.User> users = new LinkedHashMap<>();
         Section u = s.table("users");
         for (String name : u.keys()) {

@@ -28,6 +28,23 @@ public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Map
 
     /** A TLS listener; the key password comes from the config or an environment variable. */
     public record Tls(int port, Path cert, Path key, Optional<String> keyPassword) {
+
+        /** Reads a {@code [... .tls]} table; absent means no TLS listener. */
+        static Optional<Tls> read(Section t, int defaultPort) {
+            if (!t.present()) {
+                return Optional.empty();
+            }
+            int port = t.port("port", defaultPort);
+            String cert = t.string("cert", null);
+            String key = t.string("key", null);
+            if (cert == null || key == null) {
+                throw t.error(cert == null ? "cert" : "key",
+                        "is required: give the path of a PEM file (certificate chain in 'cert', private key in 'key')");
+            }
+            Optional<String> password = t.secret("key_password");
+            t.finish();
+            return Optional.of(new Tls(port, Path.of(cert), Path.of(key), password));
+        }
     }
 
     /**

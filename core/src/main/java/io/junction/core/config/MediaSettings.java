@@ -1,6 +1,5 @@
 package io.junction.core.config;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -147,27 +146,7 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
         int window = (int) s.integer("window_ack_size", d.windowAckSize(), 4096, Integer.MAX_VALUE);
         int gop = (int) s.integer("gop_cache_bytes", d.gopCacheBytes(), 0, 256 * 1024 * 1024);
         int player = (int) s.integer("player_buffer_bytes", d.playerBufferBytes(), 16 * 1024, 256 * 1024 * 1024);
-        Optional<JunctionConfig.Tls> tls = Optional.empty();
-        Section t = s.table("tls");
-        if (t.present()) {
-            int tlsPort = t.port("port", 1936);
-            String cert = t.string("cert", null);
-            String key = t.string("key", null);
-            if (cert == null || key == null) {
-                throw t.error(cert == null ? "cert" : "key", "is required: give the path of a PEM file (certificate chain in 'cert', private key in 'key')");
-            }
-            Optional<String> password = t.optionalString("key_password");
-            Optional<String> passwordEnv = t.optionalString("key_password_env");
-            if (passwordEnv.isPresent()) {
-                String v = System.getenv(passwordEnv.get());
-                if (v == null) {
-                    throw t.error("key_password_env", "the environment variable " + passwordEnv.get() + " is not set");
-                }
-                password = Optional.of(v);
-            }
-            t.finish();
-            tls = Optional.of(new JunctionConfig.Tls(tlsPort, Path.of(cert), Path.of(key), password));
-        }
+        Optional<JunctionConfig.Tls> tls = JunctionConfig.Tls.read(s.table("tls"), 1936);
         s.finish();
         return new Rtmp(host, port, tls, maxMessage, maxChunk, chunk, window, gop, player);
     }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * One table of the config file being read. Each getter validates its value and remembers the key;
@@ -26,17 +27,22 @@ final class Section {
     private final Set<String> known = new HashSet<>();
     /** Where this table starts, for tables inside lists, whose keys the root cannot locate. */
     private final TomlPosition start;
+    /** The environment, for secrets named by {@code ..._env} keys. */
+    private final Function<String, String> env;
 
-    Section(String file, TomlTable root, List<String> path, TomlTable table) {
-        this(file, root, path, table, null);
+    /** The root table of a file. */
+    Section(String file, TomlTable root, Function<String, String> env) {
+        this(file, root, List.of(), root, null, env);
     }
 
-    private Section(String file, TomlTable root, List<String> path, TomlTable table, TomlPosition start) {
+    private Section(String file, TomlTable root, List<String> path, TomlTable table, TomlPosition start,
+                    Function<String, String> env) {
         this.file = file;
         this.root = root;
         this.path = path;
         this.table = table;
         this.start = start;
+        this.env = env;
     }
 
     String name() {
@@ -80,6 +86,26 @@ final class Section {
 
     Optional<String> optionalString(String key) {
         return Optional.ofNullable(string(key, null));
+    }
+
+    /**
+     * A secret given either as {@code key} itself or, better, as the name of an environment variable in
+     * {@code key_env}; an unset variable is an error.
+     */
+    Optional<String> secret(String key) {
+        Optional<String> value = optionalString(key);
+        Optional<String> variable = optionalString(key + "_env");
+        if (variable.isEmpty()) {
+            return value;
+        }
+        if (value.isPresent()) {
+            throw error(key + "_env", "give either " + key + " or " + key + "_env, not both");
+        }
+        String v = env.apply(variable.get());
+        if (v == null) {
+            throw error(key + "_env", "the environment variable " + variable.get() + " is not set");
+        }
+        return Optional.of(v);
     }
 
     long integer(String key, long fallback, long min, long max) {
@@ -162,7 +188,7 @@ final class Section {
         if (v != null && !(v instanceof TomlTable)) {
             throw error(key, "expected a table ([" + (path.isEmpty() ? key : name() + "." + key) + "]), got " + describe(v));
         }
-        return new Section(file, root, child(key), (TomlTable) v, start);
+        return new Section(file, root, child(key), (TomlTable) v, start, env);
     }
 
     /**
@@ -186,7 +212,7 @@ final class Section {
             TomlPosition at = a.inputPositionOf(i);
             List<String> p = new ArrayList<>(path);
             p.add(key + "[" + (i + 1) + "]");
-            out.add(new Section(file, root, p, t, at != null ? at : listStart));
+            out.add(new Section(file, root, p, t, at != null ? at : listStart, env));
         }
         return out;
     }
