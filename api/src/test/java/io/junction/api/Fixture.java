@@ -1,5 +1,7 @@
 package io.junction.api;
 
+import io.junction.core.testing.MemoryStream;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
 import io.junction.core.Message;

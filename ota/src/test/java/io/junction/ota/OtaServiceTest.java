@@ -1,5 +1,7 @@
 package io.junction.ota;
 
+import io.junction.core.testing.MemoryStream;
+
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.Ids;
@@ -38,7 +40,7 @@ class OtaServiceTest {
     Path dir;
 
     final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
-    final MemoryStream stream = new MemoryStream();
+    final MemoryStream stream = new MemoryStream("raw");
     final EventHub hub = new EventHub(clock);
     final LinkedBlockingQueue<Map.Entry<String, byte[]>> published = new LinkedBlockingQueue<>();
     OtaService ota;

@@ -1,4 +1,4 @@
-package io.junction.api;
+package io.junction.core.testing;
 
 import io.junction.core.Message;
 import io.junction.core.stream.MessageStream;
@@ -14,14 +14,14 @@ import java.util.function.Consumer;
  * A stream in memory, for tests of what reads streams: offsets from 0, taps called in offset order on the appending
  * thread (as the real log calls them on its writer thread), every append durable at once.
  */
-final class MemoryStream implements MessageStream {
+public final class MemoryStream implements MessageStream {
 
     private final String name;
     private final List<Message> messages = new ArrayList<>();
     private final CopyOnWriteArrayList<Consumer<StreamEntry>> taps = new CopyOnWriteArrayList<>();
     private long bytes;
 
-    MemoryStream(String name) {
+    public MemoryStream(String name) {
         this.name = name;
     }
 
