@@ -10,7 +10,6 @@ import io.junction.core.testing.Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,10 +47,10 @@ class CrashRecoveryTest {
                 dir = "%s"
                 """.formatted(mqtt, http, dir.resolve("data")));
 
-        Process server = startServer(config, dir.resolve("first.log"));
+        Process server = ServerProcess.start(config, dir.resolve("first.log"));
         ConcurrentSkipListSet<Integer> acked = new ConcurrentSkipListSet<>();
         try {
-            awaitHealthy(http, server, dir.resolve("first.log"));
+            ServerProcess.awaitHealthy(http, server, dir.resolve("first.log"));
             Mqtt3AsyncClient client = Mqtt3Client.builder().identifier("burst").serverHost("127.0.0.1").serverPort(mqtt)
                     .buildAsync();
             client.connect().get(10, TimeUnit.SECONDS);
@@ -83,9 +82,9 @@ class CrashRecoveryTest {
         }
         assertThat(acked).hasSizeGreaterThanOrEqualTo(2_000);
 
-        Process again = startServer(config, dir.resolve("second.log"));
+        Process again = ServerProcess.start(config, dir.resolve("second.log"));
         try {
-            awaitHealthy(http, again, dir.resolve("second.log"));
+            ServerProcess.awaitHealthy(http, again, dir.resolve("second.log"));
             List<Integer> stored = new ArrayList<>();
             long from = 0;
             while (true) {
@@ -113,37 +112,4 @@ class CrashRecoveryTest {
             again.destroyForcibly();
         }
     }
-
-    private static Process startServer(Path config, Path log) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), "io.junction.server.Main", "run", "--config", config.toString());
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    }
-
-    private static void awaitHealthy(int http, Process server, Path log) {
-        try {
-            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
-                if (!server.isAlive()) {
-                    throw new AssertionError("the server exited: " + Files.readString(log));
-                }
-                try {
-                    return Clients.get(http, "/api/health").status() == 200;
-                } catch (IOException e) {
-                    return false;
-                }
-            });
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
-            throw new AssertionError("the server did not become healthy; its log: " + readQuietly(log), e);
-        }
-    }
-
-    private static String readQuietly(Path log) {
-        try {
-            return Files.readString(log);
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
-    }
-
 }

@@ -1,5 +1,7 @@
 package io.junction.server.telemetry;
 
+import io.junction.server.ServerProcess;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt3.Mqtt3AsyncClient;
@@ -62,9 +64,9 @@ class TelemetryRestartTest {
         boolean resumedBehind = false;
         for (int round = 1; round <= 3 && !resumedBehind; round++) {
             Path log = dir.resolve("round" + round + ".log");
-            Process server = startServer(config, log);
+            Process server = ServerProcess.start(config, log);
             try {
-                awaitHealthy(http, server, log);
+                ServerProcess.awaitHealthy(http, server, log);
                 if (round > 1) {
                     resumedBehind = resumedBehind(log);
                 }
@@ -75,9 +77,9 @@ class TelemetryRestartTest {
         }
 
         Path last = dir.resolve("last.log");
-        Process again = startServer(config, last);
+        Process again = ServerProcess.start(config, last);
         try {
-            awaitHealthy(http, again, last);
+            ServerProcess.awaitHealthy(http, again, last);
             resumedBehind |= resumedBehind(last);
             assertThat(resumedBehind).as("a restart resumed behind the end of the stream (a kill landed between batches)").isTrue();
             List<Long> inStream = streamSeqs(http);
@@ -195,36 +197,6 @@ class TelemetryRestartTest {
                 return out;
             }
             from = next;
-        }
-    }
-
-    private static Process startServer(Path config, Path log) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), "io.junction.server.Main", "run", "--config", config.toString());
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    }
-
-    private static void awaitHealthy(int http, Process server, Path log) {
-        try {
-            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
-                if (!server.isAlive()) {
-                    throw new AssertionError("the server exited: " + Files.readString(log));
-                }
-                try {
-                    return TelemetryClients.get(http, "/api/health").status() == 200;
-                } catch (IOException e) {
-                    return false;
-                }
-            });
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
-            String text;
-            try {
-                text = Files.readString(log);
-            } catch (IOException io) {
-                text = "(no log)";
-            }
-            throw new AssertionError("the server did not become healthy; its log: " + text, e);
         }
     }
 }

@@ -1,0 +1,50 @@
+package io.junction.server;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.awaitility.Awaitility.await;
+
+/** A Junction server in a child JVM, for tests that kill it with SIGKILL or stop it with SIGTERM. */
+public final class ServerProcess {
+
+    private ServerProcess() {
+    }
+
+    /** Starts {@code junction run --config config} on this test's class path, its output going to {@code log}. */
+    public static Process start(Path config, Path log) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
+                "-cp", System.getProperty("java.class.path"), "io.junction.server.Main", "run", "--config", config.toString());
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /** Waits (up to a minute) until {@code GET /api/health} answers 200; fails with the server's log otherwise. */
+    public static void awaitHealthy(int http, Process server, Path log) {
+        try {
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
+                if (!server.isAlive()) {
+                    throw new AssertionError("the server exited: " + read(log));
+                }
+                try {
+                    return Clients.get(http, "/api/health").status() == 200;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("the server did not become healthy; its log: " + read(log), e);
+        }
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+}
