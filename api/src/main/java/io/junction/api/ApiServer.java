@@ -8,6 +8,10 @@ import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.websocket.WsRouting;
+import io.junction.core.auth.Authenticator;
+import io.junction.core.auth.Principal;
+import io.junction.core.auth.Role;
+import io.junction.core.http.Access;
 import io.junction.core.http.ApiException;
 import io.junction.core.http.ApiRequest;
 import io.junction.core.http.ApiResponse;
@@ -31,6 +35,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -60,6 +65,8 @@ public final class ApiServer implements AutoCloseable {
     private final LiveHub live;
     private final WebServer server;
     private final Map<Integer, Counter> requestCounters = new ConcurrentHashMap<>();
+    /** Who a token belongs to; null when the API is open (tests of this endpoint alone). */
+    private final Authenticator authenticator;
 
     private ApiServer(Builder b) {
         this.routes = Objects.requireNonNull(b.routes, "routes");
@@ -67,13 +74,14 @@ public final class ApiServer implements AutoCloseable {
         EventHub hub = Objects.requireNonNull(b.hub, "hub");
         this.maxBodyBytes = b.maxBodyBytes;
 
-        own.add(Method.GET, "/metrics", r -> ApiResponse.text(200, PROMETHEUS_TEXT, metrics.scrape()));
-        own.add(Method.GET, WEBSOCKET_PATH, r -> {
+        own.add(Method.GET, "/metrics", Access.OPEN, r -> ApiResponse.text(200, PROMETHEUS_TEXT, metrics.scrape()));
+        own.add(Method.GET, WEBSOCKET_PATH, Access.OPEN, r -> {
             throw new ApiException(426, "upgrade required", WEBSOCKET_PATH + " is a WebSocket: open it with an Upgrade: websocket request",
                     Map.of("Upgrade", "websocket"));
         });
 
-        this.live = new LiveHub(hub, b.liveQueue, metrics);
+        this.authenticator = b.authenticator;
+        this.live = new LiveHub(hub, b.liveQueue, metrics, b.authenticator);
         for (MessageStream stream : b.liveStreams) {
             Gauge.builder("junction.stream.size", stream, MessageStream::sizeBytes).baseUnit("bytes")
                     .tag("stream", stream.name()).description("Bytes the stream takes in storage").register(metrics);
@@ -90,7 +98,7 @@ public final class ApiServer implements AutoCloseable {
                 .shutdownHook(false)
                 .directHandlers(jsonDirectHandlers())
                 .routing(r -> r.any(this::serve))
-                .addRouting(WsRouting.builder().endpoint(WEBSOCKET_PATH, live::newSocket))
+                .addRouting(socketRouting())
                 .build();
         try {
             ws.start();
@@ -105,6 +113,14 @@ public final class ApiServer implements AutoCloseable {
         }
         this.server = ws;
         log.info("http listening host={} port={} routes={}", b.host, server.port(), routes.describe().size());
+    }
+
+    private WsRouting.Builder socketRouting() {
+        WsRouting.Builder ws = WsRouting.builder().endpoint(WEBSOCKET_PATH, live::newSocket);
+        for (RouteTable.Socket socket : routes.sockets()) {
+            ws.endpoint(socket.path(), () -> new SocketBridge(socket, authenticator));
+        }
+        return ws;
     }
 
     public static Builder builder() {
@@ -153,9 +169,40 @@ public final class ApiServer implements AutoCloseable {
                 throw new ApiException(405, "method not allowed", method + " is not allowed on " + req.path().path()
                         + "; use " + allowed, Map.of("Allow", allowed));
             }
-            case RouteTable.Found f -> f.handler().handle(new ApiRequest(f.method(), req.path().path(), f.pathParams(),
-                    query(req), headers(req), body(req)));
+            case RouteTable.Found f -> {
+                Map<String, List<String>> query = query(req);
+                Map<String, List<String>> headers = headers(req);
+                Optional<Principal> caller = authenticate(f, method, req.path().path(), headers, query);
+                yield f.handler().handle(new ApiRequest(f.method(), req.path().path(), f.pathParams(),
+                        query, headers, body(req), caller));
+            }
         };
+    }
+
+    /** The caller of a route that needs one: 401 without a valid token, 403 when the role is not enough. */
+    private Optional<Principal> authenticate(RouteTable.Found f, String method, String path,
+                                             Map<String, List<String>> headers, Map<String, List<String>> query) {
+        if (authenticator == null) {
+            return Optional.empty();
+        }
+        Optional<String> token = Tokens.find(headers, query);
+        if (f.access() == Access.OPEN) {
+            return token.flatMap(authenticator::authenticate);
+        }
+        if (token.isEmpty()) {
+            throw new ApiException(401, "unauthorized", method + " " + path
+                    + " needs a token: log in with POST /api/auth/login and send Authorization: Bearer <token>",
+                    Map.of("WWW-Authenticate", "Bearer"));
+        }
+        Principal caller = authenticator.authenticate(token.get()).orElseThrow(() -> new ApiException(401, "unauthorized",
+                "the token is unknown, expired or revoked: log in again with POST /api/auth/login", Map.of("WWW-Authenticate", "Bearer")));
+        Role needed = f.access().role().orElseThrow();
+        if (!caller.may(needed)) {
+            log.info("denied user={} role={} call={} {} reason=needs role {}", caller.user(), caller.role().id(), method, path, needed.id());
+            throw new ApiException(403, "forbidden", method + " " + path + " needs the role " + needed.id()
+                    + "; user '" + caller.user() + "' has " + caller.role().id());
+        }
+        return Optional.of(caller);
     }
 
     private static Map<String, List<String>> query(ServerRequest req) {
@@ -264,8 +311,18 @@ public final class ApiServer implements AutoCloseable {
         private final List<MessageStream> liveStreams = new ArrayList<>();
         private int liveQueue = 1024;
         private int maxBodyBytes = 1024 * 1024;
+        private Authenticator authenticator;
 
         private Builder() {
+        }
+
+        /**
+         * Makes every route and WebSocket but the {@code OPEN} ones need a token this authenticator knows (401 without
+         * one, 403 when the route needs a higher role). Without it the API is open.
+         */
+        public Builder authenticator(Authenticator authenticator) {
+            this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+            return this;
         }
 
         public Builder host(String host) {

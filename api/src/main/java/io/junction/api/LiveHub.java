@@ -43,7 +43,10 @@ final class LiveHub implements AutoCloseable {
     private final Counter badFrames;
     private volatile boolean closed;
 
-    LiveHub(EventHub events, int queueCapacity, MeterRegistry metrics) {
+    private final io.junction.core.auth.Authenticator authenticator;
+
+    LiveHub(EventHub events, int queueCapacity, MeterRegistry metrics, io.junction.core.auth.Authenticator authenticator) {
+        this.authenticator = authenticator;
         if (queueCapacity < 1) {
             throw new IllegalArgumentException("the live queue capacity must be at least 1, got " + queueCapacity);
         }
@@ -74,7 +77,7 @@ final class LiveHub implements AutoCloseable {
 
     /** A listener for one new WebSocket connection. */
     LiveSocket newSocket() {
-        return new LiveSocket(this, events, queueCapacity);
+        return new LiveSocket(this, events, queueCapacity, authenticator);
     }
 
     private void fanOut(String stream, StreamEntry entry) {

@@ -74,7 +74,11 @@ final class LiveSocket implements WsListener {
     private volatile int closeCode;
     private volatile String closeReason = "";
 
-    LiveSocket(LiveHub live, EventHub events, int queueCapacity) {
+    /** Null when the API is open. */
+    private final io.junction.core.auth.Authenticator authenticator;
+
+    LiveSocket(LiveHub live, EventHub events, int queueCapacity, io.junction.core.auth.Authenticator authenticator) {
+        this.authenticator = authenticator;
         this.live = live;
         this.events = events;
         this.queue = new LatestQueue<>(queueCapacity);
@@ -110,6 +114,21 @@ final class LiveSocket implements WsListener {
     }
 
     // --- the connection's side
+
+    @Override
+    public java.util.Optional<io.helidon.http.Headers> onHttpUpgrade(io.helidon.http.HttpPrologue prologue, io.helidon.http.Headers headers)
+            throws io.helidon.websocket.WsUpgradeException {
+        Map<String, List<String>> query = new HashMap<>();
+        for (String name : prologue.query().names()) {
+            query.put(name, List.copyOf(prologue.query().all(name)));
+        }
+        Map<String, List<String>> h = new HashMap<>();
+        for (var header : headers) {
+            h.computeIfAbsent(header.name().toLowerCase(java.util.Locale.ROOT), n -> new ArrayList<>()).addAll(header.allValues());
+        }
+        Tokens.upgrade(authenticator, io.junction.core.http.Access.USER, prologue, h, query);
+        return java.util.Optional.empty();
+    }
 
     @Override
     public void onOpen(WsSession session) {

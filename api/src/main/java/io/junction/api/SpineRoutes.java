@@ -13,6 +13,7 @@ import io.junction.core.device.DeviceDirectory;
 import io.junction.core.device.DeviceFacts;
 import io.junction.core.device.DeviceInfo;
 import io.junction.core.egress.CommandSender;
+import io.junction.core.http.Access;
 import io.junction.core.http.ApiException;
 import io.junction.core.http.ApiRequest;
 import io.junction.core.http.ApiResponse;
@@ -81,7 +82,7 @@ public final class SpineRoutes {
 
     /** Adds the spine's routes to {@code table}. */
     public void register(RouteTable table) {
-        table.add(Method.GET, "/api/health", r -> health());
+        table.add(Method.GET, "/api/health", Access.OPEN, r -> health());
         table.add(Method.GET, "/api/devices", r -> devices());
         table.add(Method.GET, "/api/devices/{uid}", r -> device(r.pathParam("uid")));
         table.add(Method.GET, "/api/status", this::status);

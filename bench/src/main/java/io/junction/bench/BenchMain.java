@@ -39,6 +39,7 @@ public final class BenchMain {
                 --junction-config F  as for ingest
 
               engine     scripts' cost per message and replay speed (bench engine --help)
+              exec       exec round trip over the real-time WebSocket and status fan-out (bench exec --help)
                          [--messages N] [--rate R] [--paced-seconds S] [--replay N] [--python-replay N]
                          [--fsync always|interval|never] [--skip-python]
               telemetry  points written per second, query times, bytes per point (bench telemetry --help)
@@ -60,7 +61,7 @@ public final class BenchMain {
         }
         try {
             // The feature benchmarks print their own options.
-            boolean ownHelp = Set.of("engine", "telemetry", "ota", "media").contains(args[0]);
+            boolean ownHelp = Set.of("engine", "telemetry", "ota", "media", "exec").contains(args[0]);
             for (String a : args) {
                 if (!ownHelp && (a.equals("--help") || a.equals("-h"))) {
                     out.print(USAGE);
@@ -74,8 +75,9 @@ public final class BenchMain {
                 case "telemetry" -> TelemetryBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "ota" -> OtaBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "media" -> MediaBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
+                case "exec" -> ExecBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 default -> throw new Args.UsageException("unknown command '" + args[0]
-                        + "': use ingest, overload, engine, telemetry, ota or media");
+                        + "': use ingest, overload, engine, telemetry, ota, media or exec");
             };
         } catch (Args.UsageException e) {
             err.println("bench: " + e.getMessage());

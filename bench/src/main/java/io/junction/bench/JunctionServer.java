@@ -1,12 +1,18 @@
 package io.junction.bench;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -15,9 +21,12 @@ import java.util.regex.Pattern;
 /**
  * A Junction server started as a child process of the bench, on free ports with a temporary data directory:
  * {@code java --enable-native-access=ALL-UNNAMED -Xmx2g -cp <this JVM's class path> io.junction.server.Main run
- * --config <temp toml>}. Its output goes to a log file in the temp directory.
+ * --config <temp toml>}. Its output goes to a log file in the temp directory. Its {@code admin} gets a random password
+ * through {@code JUNCTION_ADMIN_PASSWORD}; the bench logs in once the server is healthy and sends {@link #token()}.
  */
 public final class JunctionServer implements AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Process process;
     /** Stops the child if the bench is interrupted (Ctrl-C) before it closed it. */
@@ -25,12 +34,15 @@ public final class JunctionServer implements AutoCloseable {
     private final Path log;
     private final int mqttPort;
     private final int httpPort;
+    private final String adminPassword;
+    private volatile String token;
 
-    private JunctionServer(Process process, Path tempDir, Path log, int mqttPort, int httpPort) {
+    private JunctionServer(Process process, Path tempDir, Path log, int mqttPort, int httpPort, String adminPassword) {
         this.process = process;
         this.log = log;
         this.mqttPort = mqttPort;
         this.httpPort = httpPort;
+        this.adminPassword = adminPassword;
         this.child = new ChildProcess(process, tempDir, 10);
     }
 
@@ -78,14 +90,17 @@ public final class JunctionServer implements AutoCloseable {
         }
         cmd.addAll(List.of("-cp", absoluteClassPath(System.getProperty("java.class.path")),
                 "io.junction.server.Main", "run", "--config", config.toString()));
-        Process p = new ProcessBuilder(cmd)
+        String adminPassword = randomPassword();
+        ProcessBuilder pb = new ProcessBuilder(cmd)
                 .directory(tmp.toFile())
                 .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
-        JunctionServer s = new JunctionServer(p, tmp, log, mqtt, http);
+                .redirectOutput(log.toFile());
+        pb.environment().put("JUNCTION_ADMIN_PASSWORD", adminPassword);
+        Process p = pb.start();
+        JunctionServer s = new JunctionServer(p, tmp, log, mqtt, http, adminPassword);
         try {
             s.awaitHealthy(Duration.ofSeconds(60));
+            s.login();
         } catch (IOException | RuntimeException e) {
             String tail = s.logTail(80);
             s.close();
@@ -196,6 +211,35 @@ public final class JunctionServer implements AutoCloseable {
                 + " s (GET /api/health: " + last + ")");
     }
 
+    /** Logs in as {@code admin} (POST /api/auth/login) and keeps the token. */
+    private void login() throws IOException {
+        String body = JSON.createObjectNode().put("username", "admin").put("password", adminPassword).toString();
+        HttpResponse<String> r;
+        try {
+            r = Net.http().send(HttpRequest.newBuilder(URI.create(baseUrl() + "/api/auth/login")).timeout(Duration.ofSeconds(30))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while logging in", e);
+        }
+        if (r.statusCode() != 200) {
+            throw new IOException("logging in as admin answered HTTP " + r.statusCode() + ": " + r.body());
+        }
+        token = JSON.readTree(r.body()).get("token").asText();
+    }
+
+    private static String randomPassword() {
+        byte[] b = new byte[18];
+        new SecureRandom().nextBytes(b);
+        return "bench-" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    /** The admin's bearer token, for {@code Authorization: Bearer} (see {@link Net#bearer}). */
+    public String token() {
+        return token;
+    }
+
     public int mqttPort() {
         return mqttPort;
     }
@@ -208,8 +252,9 @@ public final class JunctionServer implements AutoCloseable {
         return "http://127.0.0.1:" + httpPort;
     }
 
+    /** The live WebSocket, with the admin's token as {@code ?token=} (a WebSocket client may not send headers). */
     public String wsUrl() {
-        return "ws://127.0.0.1:" + httpPort + "/api/ws";
+        return "ws://127.0.0.1:" + httpPort + "/api/ws?token=" + token;
     }
 
     public long pid() {

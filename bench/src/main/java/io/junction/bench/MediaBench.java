@@ -273,7 +273,7 @@ final class MediaBench {
             try {
                 long deadline = start + TimeUnit.SECONDS.toNanos(15);
                 while (System.nanoTime() < deadline) {
-                    var r = Net.get(server.baseUrl() + "/hls/hls/" + key + "/index.m3u8", Duration.ofSeconds(2));
+                    var r = Net.get(server.baseUrl() + "/hls/hls/" + key + "/index.m3u8", Duration.ofSeconds(2), server.token());
                     if (r.statusCode() == 200 && r.body().contains(".ts")) {
                         times.add((System.nanoTime() - start) / 1_000_000);
                         break;

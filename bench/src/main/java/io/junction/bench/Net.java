@@ -13,7 +13,7 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
-/** Small helpers: free ports, HTTP GETs, sleeping, deleting a temp tree. */
+/** Small helpers: free ports, HTTP GETs (with or without a bearer token), sleeping, deleting a temp tree. */
 final class Net {
 
     private static final HttpClient HTTP = HttpClient.newBuilder()
@@ -38,22 +38,29 @@ final class Net {
         }
     }
 
-    /** {@code GET url}: the response (status and body as text). */
+    /** {@code GET url} without a token (for the open routes: health, metrics, firmware images). */
     static HttpResponse<String> get(String url, Duration timeout) throws IOException {
-        HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(timeout).GET().build();
-        try {
-            return HTTP.send(req, HttpResponse.BodyHandlers.ofString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        return send(HttpRequest.newBuilder(URI.create(url)).timeout(timeout).GET(), HttpResponse.BodyHandlers.ofString());
     }
 
-    /** {@code GET url} as bytes (for large pages parsed by streaming). */
-    static HttpResponse<byte[]> getBytes(String url, Duration timeout) throws IOException {
-        HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(timeout).GET().build();
+    /** {@code GET url} with {@code Authorization: Bearer <token>}: the response (status and body as text). */
+    static HttpResponse<String> get(String url, Duration timeout, String token) throws IOException {
+        return send(bearer(HttpRequest.newBuilder(URI.create(url)), token).timeout(timeout).GET(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** {@code GET url} with a token, as bytes (for large pages parsed by streaming). */
+    static HttpResponse<byte[]> getBytes(String url, Duration timeout, String token) throws IOException {
+        return send(bearer(HttpRequest.newBuilder(URI.create(url)), token).timeout(timeout).GET(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    /** Adds {@code Authorization: Bearer <token>} (a token from {@link JunctionServer#token()}). */
+    static HttpRequest.Builder bearer(HttpRequest.Builder request, String token) {
+        return request.header("Authorization", "Bearer " + token);
+    }
+
+    private static <T> HttpResponse<T> send(HttpRequest.Builder request, HttpResponse.BodyHandler<T> body) throws IOException {
         try {
-            return HTTP.send(req, HttpResponse.BodyHandlers.ofByteArray());
+            return HTTP.send(request.build(), body);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);

@@ -309,7 +309,7 @@ final class OtaBench {
         int n = o.devices();
         byte[] image = random(o.fleetKib() * 1024, 3);
         String pkg = upload(server, image, "2.0.0", "bench-fleet");
-        JsonNode keyInfo = JSON.readTree(Net.get(server.baseUrl() + "/api/ota/signing-key", Duration.ofSeconds(10)).body());
+        JsonNode keyInfo = JSON.readTree(Net.get(server.baseUrl() + "/api/ota/signing-key", Duration.ofSeconds(10), server.token()).body());
         PublicKey publicKey = KeyFactory.getInstance("Ed25519").generatePublic(
                 new X509EncodedKeySpec(Base64.getDecoder().decode(keyInfo.get("publicKey").asText())));
         List<String> uids = new ArrayList<>();
@@ -347,7 +347,7 @@ final class OtaBench {
             JsonNode counts = null;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (System.nanoTime() < deadline) {
-                counts = JSON.readTree(Net.get(server.baseUrl() + "/api/ota/rollouts/" + rollout, Duration.ofSeconds(30)).body()).get("counts");
+                counts = JSON.readTree(Net.get(server.baseUrl() + "/api/ota/rollouts/" + rollout, Duration.ofSeconds(30), server.token()).body()).get("counts");
                 if (counts.get("installed").asInt() == n) {
                     break;
                 }
@@ -571,8 +571,8 @@ final class OtaBench {
     // ---- helpers ----
 
     private static String upload(JunctionServer server, byte[] image, String version, String target) throws Exception {
-        HttpResponse<String> r = Net.http().send(HttpRequest.newBuilder(URI.create(server.baseUrl()
-                                + "/api/ota/packages?version=" + version + "&target=" + target))
+        HttpResponse<String> r = Net.http().send(Net.bearer(HttpRequest.newBuilder(URI.create(server.baseUrl()
+                                + "/api/ota/packages?version=" + version + "&target=" + target)), server.token())
                         .header("Content-Type", "application/octet-stream").timeout(Duration.ofMinutes(2))
                         .POST(HttpRequest.BodyPublishers.ofByteArray(image)).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -583,7 +583,7 @@ final class OtaBench {
     }
 
     private static String post(JunctionServer server, String path, String json) throws Exception {
-        HttpResponse<String> r = Net.http().send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+        HttpResponse<String> r = Net.http().send(Net.bearer(HttpRequest.newBuilder(URI.create(server.baseUrl() + path)), server.token())
                 .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() / 100 != 2) {

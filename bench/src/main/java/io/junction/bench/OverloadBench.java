@@ -191,7 +191,7 @@ final class OverloadBench {
             if (alive) {
                 out.println("reading the raw stream to find every acknowledged QoS 1 message ...");
                 long t = System.nanoTime();
-                RawStreamCheck.Result r = RawStreamCheck.check(server.baseUrl(), run, acked, out);
+                RawStreamCheck.Result r = RawStreamCheck.check(server.baseUrl(), server.token(), run, acked, out);
                 out.printf(Locale.ROOT, "read %,d messages in %,d pages (%.1f s): %,d of this run, %,d acked ones found, %,d"
                                 + " unacknowledged QoS 1 or duplicates%n", r.messages(), r.pages(),
                         (System.nanoTime() - t) / 1e9, r.runMessages(), r.found(), r.notAcked());

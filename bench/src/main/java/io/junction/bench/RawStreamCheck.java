@@ -35,7 +35,7 @@ final class RawStreamCheck {
      * @param acked per device, the seqs whose PUBACK arrived (null for a device that did not publish QoS 1); the
      *              bits are cleared as they are found
      */
-    static Result check(String baseUrl, int run, BitSet[] acked, PrintStream progress) throws IOException {
+    static Result check(String baseUrl, String token, int run, BitSet[] acked, PrintStream progress) throws IOException {
         long from = 0;
         long pages = 0;
         long messages = 0;
@@ -47,7 +47,7 @@ final class RawStreamCheck {
         Fields f = new Fields();
         while (true) {
             String url = baseUrl + "/api/streams/raw?from=" + from + "&limit=" + PAGE;
-            HttpResponse<byte[]> r = Net.getBytes(url, Duration.ofSeconds(60));
+            HttpResponse<byte[]> r = Net.getBytes(url, Duration.ofSeconds(60), token);
             if (r.statusCode() != 200) {
                 throw new IOException("GET " + url + " answered " + r.statusCode() + ": "
                         + new String(r.body(), StandardCharsets.UTF_8));

@@ -341,7 +341,7 @@ final class TelemetryBench {
                                     .append(now + tick).append('\n');
                         }
                         try {
-                            HttpResponse<String> resp = Net.http().send(HttpRequest.newBuilder(write)
+                            HttpResponse<String> resp = Net.http().send(Net.bearer(HttpRequest.newBuilder(write), server.token())
                                     .timeout(Duration.ofSeconds(60))
                                     .POST(HttpRequest.BodyPublishers.ofString(body.toString(), StandardCharsets.UTF_8)).build(),
                                     HttpResponse.BodyHandlers.ofString());

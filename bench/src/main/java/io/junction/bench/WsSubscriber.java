@@ -91,7 +91,7 @@ final class WsSubscriber implements AutoCloseable {
         } catch (Exception e) {
             s.close();
             Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
-            throw new IOException("WebSocket subscription on " + url + " failed: " + cause, cause);
+            throw new IOException("WebSocket subscription on " + url.replaceAll("token=[^&]*", "token=<token>") + " failed: " + cause, cause);
         }
     }
 

@@ -2,6 +2,7 @@ package io.junction.ota;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.junction.core.http.Access;
 import io.junction.core.http.ApiException;
 import io.junction.core.http.ApiRequest;
 import io.junction.core.http.ApiResponse;
@@ -43,7 +44,9 @@ final class OtaRoutes {
             });
             return ApiResponse.status(204);
         });
-        t.add(Method.GET, "/ota/images/{id}", this::image);
+        // Devices download images without a token (they hold MQTT credentials, not API tokens); each checks what it
+        // gets against the SHA-256 (and signature) of its offer.
+        t.add(Method.GET, "/ota/images/{id}", Access.OPEN, this::image);
         t.add(Method.GET, "/api/ota/signing-key", r -> signingKey());
 
         t.add(Method.POST, "/api/ota/rollouts", r -> ApiResponse.json(201, ota.ask(() -> ota.createRollout(rolloutSpec(r.bodyJson())))));

@@ -2,6 +2,7 @@ package io.junction.server;
 
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.device.DeviceDirectory;
+import io.junction.core.egress.CommandSender;
 import io.junction.core.device.DeviceFacts;
 import io.junction.core.device.DevicePublisher;
 import io.junction.core.http.RouteTable;
@@ -20,10 +21,12 @@ import java.time.Clock;
  *
  * @param facts     where a feature adds what it knows of devices, shown with their records
  * @param processed the processed stream: what scripts, drivers and pass-through rules produce
+ * @param commands  egress: commands to devices by routing key, recorded in the raw stream
  * @param dataDir   the absolute data directory; a feature keeps its files in a folder of its own under it
  */
 record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, MessageStream processed,
                       StatusStore status,
-                      DeviceDirectory devices, DeviceFacts facts, DevicePublisher publisher, MeterRegistry metrics, RouteTable routes,
+                      DeviceDirectory devices, DeviceFacts facts, DevicePublisher publisher, CommandSender commands,
+                      MeterRegistry metrics, RouteTable routes,
                       Path dataDir) {
 }

@@ -7,6 +7,7 @@ import io.junction.core.config.JunctionConfig;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.stream.MessageStream;
+import io.junction.devices.auth.Accounts;
 import io.junction.mqtt.broker.BrokerSettings;
 import io.junction.mqtt.broker.BrokerUser;
 import io.junction.mqtt.broker.ClientInfo;
@@ -133,13 +134,14 @@ public final class Junction implements AutoCloseable {
         RouteTable routes = new RouteTable();
         BrokerDevices devices = new BrokerDevices(broker);
         DeviceFacts facts = new DeviceFacts();
+        Egress egress = new Egress(mapping, raw, broker, clock);
         SpineRoutes.builder()
                 .stream(raw)
                 .stream(processed)
                 .status(status)
                 .devices(devices)
                 .facts(facts)
-                .commands(new Egress(mapping, raw, broker, clock))
+                .commands(egress)
                 .hub(hub)
                 .clock(clock)
                 .build()
@@ -147,7 +149,10 @@ public final class Junction implements AutoCloseable {
 
         // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
         FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, devices, facts,
-                broker::publish, metrics, routes, dataDir);
+                broker::publish, egress, metrics, routes, dataDir);
+        Accounts accounts = AuthFeature.start(features);
+        closeInReverse.push(accounts);
+        closeInReverse.push(DevicesFeature.start(features));
         closeInReverse.push(EngineFeature.start(features));
         closeInReverse.push(TelemetryFeature.start(features));
         closeInReverse.push(OtaFeature.start(features));
@@ -160,6 +165,7 @@ public final class Junction implements AutoCloseable {
                     .routes(routes)
                     .hub(hub)
                     .metrics(metrics)
+                    .authenticator(accounts)
                     .liveStream(raw)
                     .liveStream(processed)
                     .liveQueue(config.live().queue())

@@ -11,19 +11,35 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-/** Real clients for end-to-end tests (of the spine and of each feature): HTTP, WebSocket and the mosquitto tools. */
+/**
+ * Real clients for end-to-end tests (of the spine and of each feature): HTTP, WebSocket and the mosquitto tools.
+ * Requests are sent as the server's {@code admin}, whose password every test server gets from
+ * {@code JUNCTION_ADMIN_PASSWORD} (set for tests in the parent POM, or passed in {@link #ENV}).
+ */
 public final class Clients {
 
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    /** The first administrator's password of every server a test starts; the same as in the parent POM's surefire setup. */
+    public static final String ADMIN_PASSWORD = "junction-test-admin";
+    /** An environment for {@code new ConfigLoader(Clients.ENV::get)}: the server creates {@code admin} with {@link #ADMIN_PASSWORD}. */
+    public static final Map<String, String> ENV = Map.of("JUNCTION_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    /** The admin's token by HTTP port, logged in once. */
+    private static final Map<Integer, String> TOKENS = new ConcurrentHashMap<>();
 
     private Clients() {
     }
@@ -32,16 +48,74 @@ public final class Clients {
     }
 
     static Reply get(int port, String pathAndQuery) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery))
-                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
-        return reply(r);
+        return reply(send(port, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery))
+                .timeout(Duration.ofSeconds(10)).GET(), HttpResponse.BodyHandlers.ofString()));
     }
 
     static Reply post(int port, String path, String body) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        return reply(send(port, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .timeout(Duration.ofSeconds(10)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)), HttpResponse.BodyHandlers.ofString()));
+    }
+
+    /** The admin's token on the server at {@code port}: logged in once, then cached. */
+    public static String token(int port) throws IOException, InterruptedException {
+        String token = TOKENS.get(port);
+        return token != null ? token : login(port);
+    }
+
+    /**
+     * Logs in as {@code admin} and caches the token. Called again after a 401, because a server restarted on the same
+     * port with a fresh data directory does not know the tokens of the one before.
+     */
+    public static String login(int port) throws IOException, InterruptedException {
+        String body = Json.object().put("username", "admin").put("password", ADMIN_PASSWORD).toString();
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/auth/login"))
+                .timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-        return reply(r);
+        if (r.statusCode() != 200) {
+            throw new AssertionError("logging in as admin on port " + port + " answered " + r.statusCode() + ": " + r.body()
+                    + " (does the server get JUNCTION_ADMIN_PASSWORD=" + ADMIN_PASSWORD + ", e.g. from Clients.ENV?)");
+        }
+        String token = Json.parse(r.body()).get("token").asText();
+        TOKENS.put(port, token);
+        return token;
+    }
+
+    /**
+     * Sends {@code request} with the admin's token in {@code Authorization: Bearer}; on a 401 logs in again once and
+     * resends. Every test client sends through here.
+     */
+    public static <T> HttpResponse<T> send(int port, HttpRequest.Builder request, HttpResponse.BodyHandler<T> body)
+            throws IOException, InterruptedException {
+        HttpResponse<T> r = HTTP.send(request.setHeader("Authorization", "Bearer " + token(port)).build(), body);
+        if (r.statusCode() == 401) {
+            r = HTTP.send(request.setHeader("Authorization", "Bearer " + login(port)).build(), body);
+        }
+        return r;
+    }
+
+    /** {@code path} with the admin's token as {@code ?token=} (for WebSockets and for programs such as ffprobe). */
+    public static String withToken(int port, String path) throws IOException, InterruptedException {
+        return path + (path.contains("?") ? "&" : "?") + "token=" + URLEncoder.encode(token(port), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Opens a WebSocket on {@code path} with the admin's token as {@code ?token=} (browsers cannot send headers on a
+     * WebSocket, so tests use the query too); logs in again once when the upgrade is refused.
+     */
+    public static WebSocket openWebSocket(int port, String path, WebSocket.Listener listener) throws IOException, InterruptedException {
+        try {
+            return HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5))
+                    .buildAsync(URI.create("ws://127.0.0.1:" + port + withToken(port, path)), listener).join();
+        } catch (CompletionException e) {
+            if (!(e.getCause() instanceof WebSocketHandshakeException)) {
+                throw e;
+            }
+            login(port);
+            return HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5))
+                    .buildAsync(URI.create("ws://127.0.0.1:" + port + withToken(port, path)), listener).join();
+        }
     }
 
     private static Reply reply(HttpResponse<String> r) {
@@ -55,14 +129,14 @@ public final class Clients {
     }
 
     /** Runs mosquitto_pub with the given arguments and returns its exit code and output. */
-    static Run mosquittoPub(int port, String... args) throws IOException, InterruptedException {
+    public static Run mosquittoPub(int port, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Tools.require("mosquitto_pub", "mosquitto-clients"),
                 "-h", "127.0.0.1", "-p", String.valueOf(port)));
         cmd.addAll(List.of(args));
         return run(cmd, 20);
     }
 
-    record Run(int exit, String output) {
+    public record Run(int exit, String output) {
     }
 
     static Run run(List<String> cmd, int timeoutSeconds) throws IOException, InterruptedException {
@@ -75,11 +149,11 @@ public final class Clients {
     }
 
     /** A mosquitto_sub process collecting what arrives, one line per message. */
-    static final class Sub implements AutoCloseable {
+    public static final class Sub implements AutoCloseable {
         final Process process;
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
 
-        Sub(int port, String... args) throws IOException {
+        public Sub(int port, String... args) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(Tools.require("mosquitto_sub", "mosquitto-clients"),
                     "-h", "127.0.0.1", "-p", String.valueOf(port)));
             cmd.addAll(List.of(args));
@@ -96,7 +170,7 @@ public final class Clients {
             });
         }
 
-        String next(int seconds) throws InterruptedException {
+        public String next(int seconds) throws InterruptedException {
             return lines.poll(seconds, TimeUnit.SECONDS);
         }
 
@@ -112,8 +186,8 @@ public final class Clients {
         private final StringBuilder partial = new StringBuilder();
         final WebSocket socket;
 
-        public Ws(int port) {
-            socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/api/ws"), this).join();
+        public Ws(int port) throws IOException, InterruptedException {
+            socket = openWebSocket(port, "/api/ws", this);
         }
 
         public void send(String text) {

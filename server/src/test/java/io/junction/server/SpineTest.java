@@ -16,7 +16,6 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -35,7 +34,7 @@ class SpineTest {
     static void start() {
         String alice = PasswordHash.hash("alice-pw".toCharArray(), 1000);
         String bob = PasswordHash.hash("bob-pw".toCharArray(), 1000);
-        JunctionConfig config = new ConfigLoader(Map.<String, String>of()::get).parse("spine.toml", """
+        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("spine.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"

@@ -62,11 +62,12 @@ public final class ConfigLoader {
         TelemetrySettings telemetry = TelemetrySettings.read(root.table("telemetry"));
         OtaSettings ota = OtaSettings.read(root.table("ota"));
         MediaSettings media = MediaSettings.read(root);
+        DevicesSettings devices = DevicesSettings.read(root);
         root.finish();
         if (mqtt.port() != 0 && mqtt.port() == http.port() && mqtt.host().equals(http.host())) {
             throw root.error("http", "port " + http.port() + " is also the MQTT port; give them different ports");
         }
-        return new JunctionConfig(fileName, mqtt, http, data, mapping, live, engine, telemetry, ota, media);
+        return new JunctionConfig(fileName, mqtt, http, data, mapping, live, engine, telemetry, ota, media, devices);
     }
 
     private JunctionConfig.Mqtt mqtt(Section s) {

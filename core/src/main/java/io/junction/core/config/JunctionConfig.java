@@ -10,12 +10,14 @@ import java.util.Optional;
  * optional in the file; {@link #defaults()} is what a missing file means.
  */
 public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Mapping mapping, Live live,
-                             EngineSettings engine, TelemetrySettings telemetry, OtaSettings ota, MediaSettings media) {
+                             EngineSettings engine, TelemetrySettings telemetry, OtaSettings ota, MediaSettings media,
+                             DevicesSettings devices) {
 
     public static JunctionConfig defaults() {
         return new JunctionConfig("(defaults)", Mqtt.defaults(), new Http("0.0.0.0", 8080),
                 Data.defaults(), Mapping.defaults(), new Live(1024),
-                EngineSettings.defaults(), TelemetrySettings.defaults(), OtaSettings.defaults(), MediaSettings.defaults());
+                EngineSettings.defaults(), TelemetrySettings.defaults(), OtaSettings.defaults(), MediaSettings.defaults(),
+                DevicesSettings.defaults());
     }
 
     /** The MQTT endpoint. */

@@ -217,6 +217,60 @@ final class Section {
         return out;
     }
 
+    /**
+     * The whole table as JSON (TOML tables become objects, arrays lists, dates their ISO text), every key accepted:
+     * for definitions whose shape the feature that reads them checks, naming {@link #where()} in its errors.
+     */
+    com.fasterxml.jackson.databind.node.ObjectNode json() {
+        if (table != null) {
+            known.addAll(table.keySet());
+        }
+        return table == null ? io.junction.core.Json.object() : (com.fasterxml.jackson.databind.node.ObjectNode) toJson(table);
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode toJson(Object v) {
+        var f = io.junction.core.Json.MAPPER.getNodeFactory();
+        if (v instanceof TomlTable t) {
+            var o = f.objectNode();
+            for (String k : t.keySet()) {
+                o.set(k, toJson(t.get(List.of(k))));
+            }
+            return o;
+        }
+        if (v instanceof TomlArray a) {
+            var arr = f.arrayNode();
+            for (int i = 0; i < a.size(); i++) {
+                arr.add(toJson(a.get(i)));
+            }
+            return arr;
+        }
+        if (v instanceof String s) {
+            return f.textNode(s);
+        }
+        if (v instanceof Long l) {
+            return f.numberNode(l);
+        }
+        if (v instanceof Double d) {
+            return f.numberNode(d);
+        }
+        if (v instanceof Boolean b) {
+            return f.booleanNode(b);
+        }
+        return f.textNode(String.valueOf(v));
+    }
+
+    /** {@code file:line} of this table, for errors found after reading. */
+    String where() {
+        String message = error(null, "").getMessage();
+        int cut = message.indexOf(": [");
+        return cut > 0 ? message.substring(0, cut) : message;
+    }
+
+    /** A variable of the environment the file is read in. */
+    Optional<String> env(String name) {
+        return Optional.ofNullable(env.apply(name)).filter(v -> !v.isEmpty());
+    }
+
     boolean present() {
         return table != null;
     }

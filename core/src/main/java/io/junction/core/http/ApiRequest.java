@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
+import io.junction.core.auth.Principal;
+import io.junction.core.auth.Role;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,11 +23,30 @@ import java.util.Optional;
  * @param query      query parameters, decoded, in the order they came
  * @param headers    header values by lower-case name
  * @param body       the request body; empty when there is none
+ * @param caller     who sent it; empty on an open route or when the API has no authentication
  */
 public record ApiRequest(Method method, String path, Map<String, String> pathParams, Map<String, List<String>> query,
-                         Map<String, List<String>> headers, byte[] body) {
+                         Map<String, List<String>> headers, byte[] body, Optional<Principal> caller) {
+
+    /** A request without a known caller. */
+    public ApiRequest(Method method, String path, Map<String, String> pathParams, Map<String, List<String>> query,
+                      Map<String, List<String>> headers, byte[] body) {
+        this(method, path, pathParams, query, headers, body, Optional.empty());
+    }
+
+    /** The caller, who must have at least {@code role}: otherwise a 403 that says what is needed (401 when anonymous). */
+    public Principal require(Role role) {
+        Principal p = caller.orElseThrow(() -> new ApiException(401, "unauthorized",
+                method + " " + path + " needs a token: log in with POST /api/auth/login and send Authorization: Bearer <token>"));
+        if (!p.may(role)) {
+            throw new ApiException(403, "forbidden", method + " " + path + " needs the role " + role.id()
+                    + "; user '" + p.user() + "' has " + p.role().id());
+        }
+        return p;
+    }
 
     public ApiRequest {
+        Objects.requireNonNull(caller, "caller");
         Objects.requireNonNull(method, "method");
         Objects.requireNonNull(path, "path");
         pathParams = Map.copyOf(pathParams);

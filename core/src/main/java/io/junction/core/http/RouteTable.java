@@ -26,6 +26,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class RouteTable {
 
     private final List<Route> routes = new CopyOnWriteArrayList<>();
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
     /**
      * Registers {@code handler} for {@code method} requests whose path matches {@code pattern}. Throws
@@ -33,9 +34,15 @@ public final class RouteTable {
      * already registered.
      */
     public RouteTable add(Method method, String pattern, Handler handler) {
+        return add(method, pattern, Access.defaultFor(method), handler);
+    }
+
+    /** Registers a route that needs {@code access} (see {@link #add(Method, String, Handler)}). */
+    public RouteTable add(Method method, String pattern, Access access, Handler handler) {
         Objects.requireNonNull(method, "method");
+        Objects.requireNonNull(access, "access");
         Objects.requireNonNull(handler, "handler");
-        Route route = new Route(method, pattern, parse(pattern), handler);
+        Route route = new Route(method, pattern, parse(pattern), access, handler);
         synchronized (routes) {
             for (Route r : routes) {
                 if (r.method == method && r.sameShape(route)) {
@@ -71,9 +78,42 @@ public final class RouteTable {
             }
         }
         if (best != null) {
-            return new Found(best.method, best.pattern, best.handler, best.params(segments));
+            return new Found(best.method, best.pattern, best.access, best.handler, best.params(segments));
         }
         return allowed.isEmpty() ? new NotFound() : new MethodNotAllowed(Collections.unmodifiableSet(allowed));
+    }
+
+    /**
+     * Registers a WebSocket endpoint at a literal {@code path}; the HTTP endpoint authenticates the upgrade request
+     * (token in the {@code Authorization} header or a {@code bearer_token}/{@code token} query parameter) before
+     * {@code endpoint} sees the socket.
+     */
+    public RouteTable socket(String path, Access access, SocketEndpoint endpoint) {
+        Objects.requireNonNull(access, "access");
+        Objects.requireNonNull(endpoint, "endpoint");
+        for (Segment s : parse(path)) {
+            if (s.param) {
+                throw new IllegalArgumentException("a WebSocket path must be literal, got '" + path + "'");
+            }
+        }
+        synchronized (routes) {
+            for (Socket s : sockets) {
+                if (s.path().equals(path)) {
+                    throw new IllegalArgumentException("a WebSocket at " + path + " is already registered");
+                }
+            }
+            sockets.add(new Socket(path, access, endpoint));
+        }
+        return this;
+    }
+
+    /** The registered WebSocket endpoints, in registration order. */
+    public List<Socket> sockets() {
+        return List.copyOf(sockets);
+    }
+
+    /** A WebSocket endpoint: its path, who may open it, and what serves it. */
+    public record Socket(String path, Access access, SocketEndpoint endpoint) {
     }
 
     /** Every registered route as {@code "GET /api/health"}, in registration order. */
@@ -90,7 +130,7 @@ public final class RouteTable {
     }
 
     /** A route for the method and path, with the decoded values of its {@code {name}} segments. */
-    public record Found(Method method, String pattern, Handler handler, Map<String, String> pathParams) implements Lookup {
+    public record Found(Method method, String pattern, Access access, Handler handler, Map<String, String> pathParams) implements Lookup {
     }
 
     /** The path is known, but not for this method; {@code allowed} are the methods it has routes for. */
@@ -109,12 +149,14 @@ public final class RouteTable {
         final Method method;
         final String pattern;
         final Segment[] segments;
+        final Access access;
         final Handler handler;
 
-        Route(Method method, String pattern, Segment[] segments, Handler handler) {
+        Route(Method method, String pattern, Segment[] segments, Access access, Handler handler) {
             this.method = method;
             this.pattern = pattern;
             this.segments = segments;
+            this.access = access;
             this.handler = handler;
         }
 

@@ -9,10 +9,10 @@ import io.junction.core.Json;
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.testing.Tools;
+import io.junction.server.Clients;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
@@ -29,14 +29,12 @@ import java.util.concurrent.TimeUnit;
 /** Real clients for the engine's end-to-end tests: HTTP, WebSocket, mosquitto_pub and the HiveMQ MQTT client. */
 final class EngineClients {
 
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
     private EngineClients() {
     }
 
     /** A server config for tests: ephemeral ports, anonymous MQTT, the data in {@code dir}, plus {@code extra} TOML. */
     static JunctionConfig config(Path dir, String extra) {
-        return new ConfigLoader(Map.<String, String>of()::get).parse("engine-test.toml", """
+        return new ConfigLoader(Clients.ENV::get).parse("engine-test.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -101,7 +99,7 @@ final class EngineClients {
     }
 
     private static Reply send(int port, HttpRequest.Builder b) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = Clients.send(port, b.timeout(Duration.ofSeconds(60)), HttpResponse.BodyHandlers.ofString());
         JsonNode json = null;
         if (!r.body().isEmpty()) {
             try {

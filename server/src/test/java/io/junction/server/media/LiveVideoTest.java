@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -73,7 +72,7 @@ class LiveVideoTest {
             ex.close();
         });
         reactor.start();
-        JunctionConfig config = new ConfigLoader(Map.<String, String>of()::get).parse("media.toml", """
+        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("media.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -167,7 +166,7 @@ class LiveVideoTest {
             MediaTools.Reply playlist = get(http, "/hls/live/cam1/index.m3u8");
             assertThat(playlist.status()).isEqualTo(200);
             String segment = playlist.text().lines().filter(l -> l.endsWith(".ts")).findFirst().orElseThrow();
-            JsonNode hls = probe("http://127.0.0.1:" + http + "/hls/live/cam1/" + segment, true, 20);
+            JsonNode hls = probe("http://127.0.0.1:" + http + Clients.withToken(http, "/hls/live/cam1/" + segment), true, 20);
             assertThat(stream(hls, "video").path("codec_name").asText()).isEqualTo("h264");
             assertThat(stream(hls, "video").path("nb_read_frames").asInt()).isPositive();
             assertThat(stream(hls, "audio").path("codec_name").asText()).isEqualTo("aac");

@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.Json;
 import io.junction.core.testing.Tools;
+import io.junction.server.Clients;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
@@ -26,8 +26,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class MediaTools {
 
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
     private MediaTools() {
     }
 
@@ -37,7 +35,7 @@ final class MediaTools {
     static Reply http(String method, int port, String path, String body) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(15));
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = Clients.send(port, b, HttpResponse.BodyHandlers.ofString());
         JsonNode json = null;
         try {
             json = r.body().isEmpty() ? null : Json.parse(r.body());

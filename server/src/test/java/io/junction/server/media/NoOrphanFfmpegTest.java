@@ -2,6 +2,7 @@ package io.junction.server.media;
 
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.testing.Tools;
+import io.junction.server.Clients;
 import io.junction.server.Junction;
 
 import org.junit.jupiter.api.Test;
@@ -9,7 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -30,7 +30,7 @@ class NoOrphanFfmpegTest {
     @Test
     void closingTheServerStopsEveryFfmpegChild() throws Exception {
         Tools.require("ffmpeg", "ffmpeg");
-        Junction node = Junction.start(new ConfigLoader(Map.<String, String>of()::get).parse("orphans.toml", """
+        Junction node = Junction.start(new ConfigLoader(Clients.ENV::get).parse("orphans.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.testing.Tools;
+import io.junction.server.Clients;
 import io.junction.server.Junction;
 
 import org.junit.jupiter.api.Test;
@@ -12,7 +13,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -32,7 +32,7 @@ class RtmpsTest {
         assertThat(MediaTools.run(List.of(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
                 "-out", cert.toString(), "-days", "2", "-subj", "/CN=127.0.0.1"), 30).exit()).isZero();
         assertThat(MediaTools.run(List.of(openssl, "pkcs8", "-topk8", "-nocrypt", "-in", key.toString(), "-out", key8.toString()), 30).exit()).isZero();
-        Junction node = Junction.start(new ConfigLoader(Map.<String, String>of()::get).parse("rtmps.toml", """
+        Junction node = Junction.start(new ConfigLoader(Clients.ENV::get).parse("rtmps.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 import io.junction.core.Json;
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
+import io.junction.server.Clients;
 import io.junction.server.Junction;
 
 import org.junit.jupiter.api.AfterAll;
@@ -16,8 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -65,7 +64,7 @@ class OtaEndToEndTest {
         Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n"
                 + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pair.getPrivate().getEncoded())
                 + "\n-----END PRIVATE KEY-----\n");
-        JunctionConfig config = new ConfigLoader(Map.<String, String>of()::get).parse("ota.toml", """
+        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("ota.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -402,9 +401,8 @@ class OtaEndToEndTest {
         private final StringBuilder partial = new StringBuilder();
         private final WebSocket socket;
 
-        Events(int port) throws InterruptedException {
-            socket = HttpClient.newHttpClient().newWebSocketBuilder()
-                    .buildAsync(URI.create("ws://127.0.0.1:" + port + "/api/ws"), this).join();
+        Events(int port) throws IOException, InterruptedException {
+            socket = Clients.openWebSocket(port, "/api/ws", this);
             socket.sendText("{\"op\":\"subscribe\",\"pattern\":\"ota.#\",\"source\":\"events\"}", true).join();
             while (true) {
                 JsonNode f = frames.poll(10, TimeUnit.SECONDS);

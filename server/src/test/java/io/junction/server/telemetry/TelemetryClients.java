@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.Json;
 import io.junction.core.testing.Tools;
+import io.junction.server.Clients;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
@@ -19,8 +19,6 @@ import java.util.concurrent.TimeUnit;
 
 /** Real clients for the telemetry end-to-end tests: HTTP with headers, mosquitto_pub, and a WebSocket. */
 final class TelemetryClients {
-
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private TelemetryClients() {
     }
@@ -41,7 +39,7 @@ final class TelemetryClients {
         if (headers.length > 0) {
             b.headers(headers);
         }
-        return reply(HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString()));
+        return reply(Clients.send(port, b, HttpResponse.BodyHandlers.ofString()));
     }
 
     static Reply post(int port, String pathAndQuery, byte[] body, String... headers) throws IOException, InterruptedException {
@@ -50,7 +48,7 @@ final class TelemetryClients {
         if (headers.length > 0) {
             b.headers(headers);
         }
-        return reply(HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString()));
+        return reply(Clients.send(port, b, HttpResponse.BodyHandlers.ofString()));
     }
 
     static Reply post(int port, String pathAndQuery, String body) throws IOException, InterruptedException {

@@ -21,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -41,7 +40,7 @@ class TelemetryEndToEndTest {
 
     @BeforeAll
     static void start() {
-        JunctionConfig config = new ConfigLoader(Map.<String, String>of()::get).parse("telemetry.toml", """
+        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("telemetry.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"

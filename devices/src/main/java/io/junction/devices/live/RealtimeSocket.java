@@ -1,0 +1,232 @@
+package io.junction.devices.live;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.junction.core.Json;
+import io.junction.core.auth.Principal;
+import io.junction.core.http.SocketEndpoint;
+import io.junction.core.http.SocketSession;
+import io.junction.devices.driver.ExecException;
+import io.junction.devices.model.DeviceModel;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The real-time WebSocket of the devices, in PlaceOS's protocol so its front-end clients work unchanged. Requests:
+ * {@code {"id", "cmd": "bind"|"unbind"|"exec"|"debug"|"ignore", "sys", "mod", "index", "name", "args"?}}; answers:
+ * {@code {"id", "type": "success"|"error"|"notify"|"debug", "value"?, "code"?, "msg"?, "meta"?}}. A notify's value is
+ * the status value as JSON text, as those clients expect. The text frame {@code ping} is answered {@code pong}.
+ */
+public final class RealtimeSocket implements SocketEndpoint {
+
+    private static final Logger log = LoggerFactory.getLogger(RealtimeSocket.class);
+    /** The most bindings and debug streams one socket may hold. */
+    static final int MAX_BINDINGS = 10_000;
+    private static final Set<String> COMMANDS = Set.of("bind", "unbind", "exec", "debug", "ignore");
+
+    private final DeviceModel model;
+
+    public RealtimeSocket(DeviceModel model) {
+        this.model = model;
+    }
+
+    @Override
+    public SocketListener open(SocketSession session) {
+        return new Client(session);
+    }
+
+    /** One socket: its bindings and debug streams, all ended when it closes. */
+    private final class Client implements SocketListener {
+        private final SocketSession session;
+        private final Principal caller;
+        /** (sys|mod|index|name) → binding; guarded by this. */
+        private final Map<String, AutoCloseable> bindings = new HashMap<>();
+        private final Map<String, AutoCloseable> debugs = new HashMap<>();
+        private boolean closed;
+
+        Client(SocketSession session) {
+            this.session = session;
+            this.caller = session.caller().orElse(Principal.SYSTEM);
+        }
+
+        @Override
+        public void onText(String text) {
+            if (text.equals("ping")) {
+                session.send("pong");
+                return;
+            }
+            JsonNode req;
+            try {
+                req = Json.parse(text);
+            } catch (Exception e) {
+                error(NullNode.getInstance(), ExecException.Code.PARSE_ERROR, "the frame is not JSON: send {\"id\", \"cmd\", \"sys\", \"mod\", \"index\", \"name\"}");
+                return;
+            }
+            if (req == null || !req.isObject()) {
+                error(NullNode.getInstance(), ExecException.Code.PARSE_ERROR, "a request must be a JSON object");
+                return;
+            }
+            JsonNode id = req.path("id").isMissingNode() ? NullNode.getInstance() : req.get("id");
+            String cmd = req.path("cmd").asText("");
+            if (!COMMANDS.contains(cmd)) {
+                error(id, ExecException.Code.UNKNOWN_COMMAND, "unknown cmd '" + cmd + "'; use bind, unbind, exec, debug or ignore");
+                return;
+            }
+            String sys = req.path("sys").asText("");
+            String mod = req.path("mod").asText("");
+            JsonNode indexNode = req.path("index");
+            int index = indexNode.isMissingNode() ? 1 : indexNode.asInt(0);
+            String name = req.path("name").asText("");
+            if (sys.isEmpty() || mod.isEmpty() || index < 1 || (name.isEmpty() && !cmd.equals("debug") && !cmd.equals("ignore"))) {
+                error(id, ExecException.Code.BAD_REQUEST, cmd + " needs sys, mod, index (1 or more) and name");
+                return;
+            }
+            ObjectNode meta = Json.object().put("sys", sys).put("mod", mod).put("index", index).put("name", name);
+            try {
+                switch (cmd) {
+                    case "bind" -> bind(id, sys, mod, index, name, meta);
+                    case "unbind" -> unbind(id, sys, mod, index, name);
+                    case "exec" -> exec(id, sys, mod, index, name, req.get("args"), meta);
+                    case "debug" -> debug(id, sys, mod, index, meta);
+                    case "ignore" -> ignore(id, sys, mod, index);
+                    default -> throw new IllegalStateException(cmd);
+                }
+            } catch (ExecException e) {
+                error(id, e.code(), e.getMessage());
+            } catch (RuntimeException e) {
+                log.warn("realtime {} failed: {}", cmd, e.toString(), e);
+                error(id, ExecException.Code.UNEXPECTED_FAILURE, cmd + " failed: " + e.getMessage());
+            }
+        }
+
+        private void bind(JsonNode id, String sys, String mod, int index, String name, ObjectNode meta) {
+            String key = sys + "|" + mod + "|" + index + "|" + name;
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                if (bindings.containsKey(key)) {
+                    success(id, NullNode.getInstance(), meta);
+                    return;
+                }
+                if (bindings.size() >= MAX_BINDINGS) {
+                    throw new ExecException(ExecException.Code.BAD_REQUEST, "a socket may hold at most " + MAX_BINDINGS + " bindings");
+                }
+                // The success goes out before the first notify: the binding's first value is sent from inside bind().
+                success(id, NullNode.getInstance(), meta);
+                bindings.put(key, model.bind(sys, mod, index, name, value -> notify(meta, value)));
+            }
+        }
+
+        private void unbind(JsonNode id, String sys, String mod, int index, String name) {
+            AutoCloseable b;
+            synchronized (this) {
+                b = bindings.remove(sys + "|" + mod + "|" + index + "|" + name);
+            }
+            close(b);
+            success(id, NullNode.getInstance(), null);
+        }
+
+        private void exec(JsonNode id, String sys, String mod, int index, String name, JsonNode args, ObjectNode meta) {
+            model.exec(caller, sys, mod, index, name, args).whenComplete((value, e) -> {
+                if (e == null) {
+                    success(id, value, null);
+                    return;
+                }
+                Throwable c = e;
+                while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
+                    c = c.getCause();
+                }
+                if (c instanceof ExecException x) {
+                    error(id, x.code(), x.getMessage());
+                } else {
+                    error(id, ExecException.Code.UNEXPECTED_FAILURE, String.valueOf(c.getMessage()));
+                }
+            });
+        }
+
+        private void debug(JsonNode id, String sys, String mod, int index, ObjectNode meta) {
+            String moduleId = model.require(sys, mod, index);
+            String klass = model.runningType(moduleId).map(t -> t.metadata().id()).orElse("");
+            synchronized (this) {
+                if (closed || debugs.containsKey(moduleId)) {
+                    success(id, NullNode.getInstance(), null);
+                    return;
+                }
+                debugs.put(moduleId, model.debug(moduleId, line -> {
+                    ObjectNode f = Json.object().put("type", "debug").put("mod", moduleId).put("klass", klass)
+                            .put("level", "debug").put("msg", line);
+                    f.set("meta", Json.object().put("sys", sys).put("mod", mod).put("index", index));
+                    session.send(f.toString());
+                }));
+            }
+            success(id, NullNode.getInstance(), null);
+        }
+
+        private void ignore(JsonNode id, String sys, String mod, int index) {
+            String moduleId = model.require(sys, mod, index);
+            AutoCloseable d;
+            synchronized (this) {
+                d = debugs.remove(moduleId);
+            }
+            close(d);
+            success(id, NullNode.getInstance(), null);
+        }
+
+        private void notify(ObjectNode meta, JsonNode value) {
+            ObjectNode f = Json.object().put("type", "notify").put("value", value.toString());
+            f.set("meta", meta);
+            session.send(f.toString());
+        }
+
+        private void success(JsonNode id, JsonNode value, ObjectNode meta) {
+            ObjectNode f = Json.object();
+            f.set("id", id);
+            f.put("type", "success");
+            f.set("value", value);
+            if (meta != null) {
+                f.set("meta", meta);
+            }
+            session.send(f.toString());
+        }
+
+        private void error(JsonNode id, ExecException.Code code, String msg) {
+            ObjectNode f = Json.object();
+            f.set("id", id);
+            f.put("type", "error").put("code", code.wire()).put("msg", msg);
+            session.send(f.toString());
+        }
+
+        @Override
+        public void onClose() {
+            Map<String, AutoCloseable> b;
+            Map<String, AutoCloseable> d;
+            synchronized (this) {
+                closed = true;
+                b = Map.copyOf(bindings);
+                d = Map.copyOf(debugs);
+                bindings.clear();
+                debugs.clear();
+            }
+            b.values().forEach(RealtimeSocket::close);
+            d.values().forEach(RealtimeSocket::close);
+        }
+    }
+
+    private static void close(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.debug("closing a binding failed: {}", e.toString());
+        }
+    }
+}

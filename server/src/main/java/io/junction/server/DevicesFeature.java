@@ -1,0 +1,76 @@
+package io.junction.server;
+
+import io.junction.core.config.ConfigException;
+import io.junction.core.config.DevicesSettings;
+import io.junction.core.http.Access;
+import io.junction.core.hub.EventHub;
+import io.junction.devices.DeviceRoutes;
+import io.junction.devices.builtin.VirtualDriver;
+import io.junction.devices.driver.DriverCatalog;
+import io.junction.devices.driver.JavaDriverType;
+import io.junction.devices.driver.MqttDriverType;
+import io.junction.devices.live.RealtimeSocket;
+import io.junction.devices.model.DeviceModel;
+import io.junction.devices.plugins.PluginLoader;
+import io.junction.devices.plugins.PluginRoutes;
+
+import java.nio.file.Path;
+
+/**
+ * Starts the live model of devices and rooms for the composition root: the drivers (built-in, generic MQTT ones from
+ * {@code [[drivers]]}), the modules and systems in {@code <data dir>/devices}, their routes and the real-time
+ * WebSocket. Every module that was running is started again before the feature says it is ready.
+ */
+final class DevicesFeature {
+
+    /** Where PlaceOS front-ends open the real-time socket; both paths serve the same protocol. */
+    static final String WEBSOCKET = "/api/engine/v2/websocket";
+    static final String WEBSOCKET_CONTROL = "/api/engine/v2/systems/control";
+
+    private DevicesFeature() {
+    }
+
+    static AutoCloseable start(FeatureContext context) {
+        DevicesSettings settings = context.config().devices();
+        EventHub.Registration component = context.hub().register("devices");
+        DriverCatalog drivers = new DriverCatalog(context.clock());
+        drivers.put(JavaDriverType.of(VirtualDriver.class, "built-in"));
+        for (DevicesSettings.Definition d : settings.drivers()) {
+            try {
+                drivers.put(MqttDriverType.parse(d.spec(), d.where()));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(d.where() + ": drivers: " + e.getMessage());
+            }
+        }
+        Path dataDir = context.dataDir();
+        // Driver jars sit in the same plugins folder as the engine's .wasm modules unless [devices] plugins says otherwise.
+        Path pluginsDir = settings.plugins().or(() -> context.config().engine().plugins()).map(Path::toAbsolutePath)
+                .orElseGet(() -> (dataDir.getParent() != null ? dataDir.getParent() : dataDir).resolve("plugins"));
+        PluginLoader plugins = new PluginLoader(pluginsDir, drivers, context.metrics());
+        try {
+            plugins.start();
+        } catch (java.io.IOException e) {
+            throw new StartupException("cannot read the plugins folder " + pluginsDir + ": " + e.getMessage(), e);
+        }
+        DeviceModel model = DeviceModel.builder()
+                .dir(dataDir.resolve("devices"))
+                .drivers(drivers)
+                .commands(context.commands())
+                .clock(context.clock())
+                .metrics(context.metrics())
+                .execTimeoutMillis(settings.execTimeoutMillis())
+                .open();
+        model.start(context.raw());
+        new DeviceRoutes(model, drivers).register(context.routes());
+        new PluginRoutes(plugins).register(context.routes());
+        RealtimeSocket socket = new RealtimeSocket(model);
+        context.routes().socket(WEBSOCKET, Access.USER, socket);
+        context.routes().socket(WEBSOCKET_CONTROL, Access.USER, socket);
+        component.ready();
+        return () -> {
+            model.close();
+            plugins.close();
+            component.stopped();
+        };
+    }
+}
