@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Where a caller's token is found: the {@code Authorization: Bearer <token>} header, else a {@code bearer_token} or
+ * Where a caller's token is found: the {@code Authorization: Bearer <token>} (or {@code Token <token>}) header, else a {@code bearer_token} or
  * {@code token} query parameter (browsers cannot set headers on a WebSocket).
  */
 final class Tokens {
@@ -25,6 +25,10 @@ final class Tokens {
             for (String value : auth) {
                 if (value.regionMatches(true, 0, "Bearer ", 0, 7) && value.length() > 7) {
                     return Optional.of(value.substring(7).trim());
+                }
+                // InfluxDB clients and Telegraf send "Token <token>" to the line-protocol write routes.
+                if (value.regionMatches(true, 0, "Token ", 0, 6) && value.length() > 6) {
+                    return Optional.of(value.substring(6).trim());
                 }
             }
         }

@@ -47,7 +47,7 @@ final class OtaRoutes {
         // Devices download images without a token (they hold MQTT credentials, not API tokens); each checks what it
         // gets against the SHA-256 (and signature) of its offer.
         t.add(Method.GET, "/ota/images/{id}", Access.OPEN, this::image);
-        t.add(Method.GET, "/api/ota/signing-key", r -> signingKey());
+        t.add(Method.GET, "/api/ota/signing-key", Access.OPEN, r -> signingKey()); // a public key devices and tools fetch
 
         t.add(Method.POST, "/api/ota/rollouts", r -> ApiResponse.json(201, ota.ask(() -> ota.createRollout(rolloutSpec(r.bodyJson())))));
         t.add(Method.GET, "/api/ota/rollouts", r -> ApiResponse.json(ota.ask(ota::rolloutsJson)));

@@ -9,6 +9,7 @@ import io.junction.devices.builtin.VirtualDriver;
 import io.junction.devices.driver.DriverCatalog;
 import io.junction.devices.driver.JavaDriverType;
 import io.junction.devices.driver.MqttDriverType;
+import io.junction.devices.jobs.Jobs;
 import io.junction.devices.live.RealtimeSocket;
 import io.junction.devices.model.DeviceModel;
 import io.junction.devices.plugins.PluginLoader;
@@ -18,8 +19,8 @@ import java.nio.file.Path;
 
 /**
  * Starts the live model of devices and rooms for the composition root: the drivers (built-in, generic MQTT ones from
- * {@code [[drivers]]}), the modules and systems in {@code <data dir>/devices}, their routes and the real-time
- * WebSocket. Every module that was running is started again before the feature says it is ready.
+ * {@code [[drivers]]}, plugin jars), the modules and systems in {@code <data dir>/devices}, durable jobs in
+ * {@code <data dir>/jobs}, their routes and the real-time WebSocket. Every module that was running is started again before the feature says it is ready.
  */
 final class DevicesFeature {
 
@@ -61,6 +62,22 @@ final class DevicesFeature {
                 .execTimeoutMillis(settings.execTimeoutMillis())
                 .open();
         model.start(context.raw());
+        // Jobs start after the modules (recovery re-applies steps on them) and stop before them (their neutral calls
+        // need running modules; a job stopped by shutdown stays resumable).
+        Jobs jobs;
+        try {
+            jobs = Jobs.builder(dataDir.resolve("jobs"), model, drivers)
+                    .configJobs(settings.jobs())
+                    .clock(context.clock())
+                    .metrics(context.metrics())
+                    .build()
+                    .start();
+        } catch (RuntimeException e) {
+            model.close();
+            plugins.close();
+            throw e;
+        }
+        jobs.register(context.routes());
         new DeviceRoutes(model, drivers).register(context.routes());
         new PluginRoutes(plugins).register(context.routes());
         RealtimeSocket socket = new RealtimeSocket(model);
@@ -68,6 +85,7 @@ final class DevicesFeature {
         context.routes().socket(WEBSOCKET_CONTROL, Access.USER, socket);
         component.ready();
         return () -> {
+            jobs.close();
             model.close();
             plugins.close();
             component.stopped();

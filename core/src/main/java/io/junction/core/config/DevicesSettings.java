@@ -39,7 +39,8 @@ public record DevicesSettings(Optional<String> adminPassword, long tokenTtlHours
     static DevicesSettings read(Section root) {
         DevicesSettings d = defaults();
         Section auth = root.table("auth");
-        Optional<String> password = root.env("JUNCTION_ADMIN_PASSWORD").or(() -> auth.secret("admin_password"));
+        Optional<String> fromFile = auth.secret("admin_password");
+        Optional<String> password = root.env("JUNCTION_ADMIN_PASSWORD").or(() -> fromFile);
         if (password.isPresent() && password.get().length() < 8) {
             throw auth.error("admin_password", "the administrator's password needs at least 8 characters");
         }

@@ -184,10 +184,20 @@ final class Job {
         return o;
     }
 
-    /** A job read back from its snapshot record; throws {@link IllegalArgumentException} when it cannot be. */
-    static Job fromSnapshot(JsonNode o) {
+    /**
+     * A job read back from its snapshot record; throws {@link IllegalArgumentException} when it cannot be.
+     * {@code definitions} keeps definitions already read (many jobs share one), by their record.
+     */
+    static Job fromSnapshot(JsonNode o, java.util.Map<JsonNode, JobDefinition> definitions) {
         String id = o.path("id").asText();
-        JobDefinition def = JobDefinition.parse(o.get("definition"), o.path("where").asText("journal"));
+        ObjectNode key = Json.object();
+        key.set("definition", o.get("definition"));
+        key.set("where", o.get("where"));
+        JobDefinition def = definitions.get(key);
+        if (def == null) {
+            def = JobDefinition.parse(o.get("definition"), o.path("where").asText("journal"));
+            definitions.put(key, def);
+        }
         Role role = Role.parse(o.path("caller").path("role").asText()).orElse(Role.USER);
         JsonNode dueNode = o.path("due");
         long[] due = new long[dueNode.size()];

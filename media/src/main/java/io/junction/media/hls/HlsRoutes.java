@@ -30,7 +30,8 @@ public final class HlsRoutes {
     }
 
     public static void register(RouteTable routes, Path root) {
-        routes.add(Method.GET, "/hls/{workflow}/{stream}/{file}", r -> {
+        // Open: players fetch segments by relative URLs and cannot send a token.
+        routes.add(Method.GET, "/hls/{workflow}/{stream}/{file}", io.junction.core.http.Access.OPEN, r -> {
             String workflow = r.pathParam("workflow");
             String stream = r.pathParam("stream");
             String file = r.pathParam("file");

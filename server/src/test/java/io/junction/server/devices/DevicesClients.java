@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
+import io.junction.server.Clients;
 
 import java.io.IOException;
 import java.net.URI;
@@ -15,7 +16,6 @@ import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -26,7 +26,8 @@ import java.util.function.Predicate;
 /** Real clients for the devices' end-to-end tests: REST with a token, and the real-time (PlaceOS) WebSocket. */
 final class DevicesClients {
 
-    static final String ADMIN_PASSWORD = "devices-test-admin";
+    /** The admin's password: the one the test environment gives every server (see {@link Clients#ENV}). */
+    static final String ADMIN_PASSWORD = Clients.ADMIN_PASSWORD;
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private DevicesClients() {
@@ -34,7 +35,7 @@ final class DevicesClients {
 
     /** A server config on free ports, a light on the mesh mapped to bedroom.light, and a generic MQTT light driver. */
     static JunctionConfig config(Path dir, String extra) {
-        return new ConfigLoader(Map.<String, String>of()::get).parse("devices-test.toml", """
+        return new ConfigLoader(Clients.ENV::get).parse("devices-test.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -47,9 +48,6 @@ final class DevicesClients {
                 [data]
                 dir = "%s"
                 fsync = "never"
-
-                [auth]
-                admin_password = "%s"
 
                 [mapping.devices]
                 "mesh/b5ea3f/42" = "bedroom.light"
@@ -65,7 +63,7 @@ final class DevicesClients {
                 payload = "state"
 
                 %s
-                """.formatted(dir.resolve("data").toString().replace("\\", "\\\\"), ADMIN_PASSWORD, extra));
+                """.formatted(dir.resolve("data").toString().replace("\\", "\\\\"), extra));
     }
 
     record Reply(int status, JsonNode json, String text) {
