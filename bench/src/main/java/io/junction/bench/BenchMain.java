@@ -40,6 +40,7 @@ public final class BenchMain {
 
               engine     scripts' cost per message and replay speed (bench engine --help)
               exec       exec round trip over the real-time WebSocket and status fan-out (bench exec --help)
+              jobs       10,000 concurrent jobs across a kill -9: none lost, none run twice, ends on time (bench jobs --help)
                          [--messages N] [--rate R] [--paced-seconds S] [--replay N] [--python-replay N]
                          [--fsync always|interval|never] [--skip-python]
               telemetry  points written per second, query times, bytes per point (bench telemetry --help)
@@ -61,7 +62,7 @@ public final class BenchMain {
         }
         try {
             // The feature benchmarks print their own options.
-            boolean ownHelp = Set.of("engine", "telemetry", "ota", "media", "exec").contains(args[0]);
+            boolean ownHelp = Set.of("engine", "telemetry", "ota", "media", "exec", "jobs").contains(args[0]);
             for (String a : args) {
                 if (!ownHelp && (a.equals("--help") || a.equals("-h"))) {
                     out.print(USAGE);
@@ -76,8 +77,9 @@ public final class BenchMain {
                 case "ota" -> OtaBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "media" -> MediaBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 case "exec" -> ExecBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
+                case "jobs" -> JobsBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                 default -> throw new Args.UsageException("unknown command '" + args[0]
-                        + "': use ingest, overload, engine, telemetry, ota, media or exec");
+                        + "': use ingest, overload, engine, telemetry, ota, media, exec or jobs");
             };
         } catch (Args.UsageException e) {
             err.println("bench: " + e.getMessage());

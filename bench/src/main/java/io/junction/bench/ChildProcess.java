@@ -37,6 +37,16 @@ final class ChildProcess implements AutoCloseable {
         stop();
     }
 
+    /** Stops watching the process without stopping it or deleting its directory (the bench kills it and reuses both). */
+    void abandon() {
+        stopped.set(true);
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or will run
+        }
+    }
+
     private void stop() {
         if (!stopped.compareAndSet(false, true)) {
             return;

@@ -37,7 +37,13 @@ public final class JunctionServer implements AutoCloseable {
     private final String adminPassword;
     private volatile String token;
 
-    private JunctionServer(Process process, Path tempDir, Path log, int mqttPort, int httpPort, String adminPassword) {
+    private final Path config;
+    private final String heap;
+
+    private JunctionServer(Process process, Path tempDir, Path log, int mqttPort, int httpPort, String adminPassword,
+                           Path config, String heap) {
+        this.config = config;
+        this.heap = heap;
         this.process = process;
         this.log = log;
         this.mqttPort = mqttPort;
@@ -46,13 +52,6 @@ public final class JunctionServer implements AutoCloseable {
         this.child = new ChildProcess(process, tempDir, 10);
     }
 
-    /**
-     * Starts the server and waits (60 s at most) until {@code GET /api/health} answers 200.
-     *
-     * @param userConfig a config file whose other settings are kept; its MQTT/HTTP ports, anonymous flag and data
-     *                   directory are replaced by the bench's own. May be null.
-     * @param heap       the child's -Xmx, e.g. "2g"
-     */
     /**
      * A config file for benchmarking the spine alone (mapping, pre-processing, durable append, live fan-out): the
      * features that follow the streams too — telemetry, which is on by default — are off.
@@ -64,6 +63,13 @@ public final class JunctionServer implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Starts the server and waits (120 s at most) until {@code GET /api/health} answers 200.
+     *
+     * @param userConfig a config file whose other settings are kept; its MQTT/HTTP ports, anonymous flag and data
+     *                   directory are replaced by the bench's own. May be null.
+     * @param heap       the child's -Xmx, e.g. "2g"
+     */
     public static JunctionServer start(Path userConfig, String heap) throws IOException {
         int mqtt = Net.freePort();
         int http = Net.freePort();
@@ -77,7 +83,10 @@ public final class JunctionServer implements AutoCloseable {
         Path config = tmp.resolve("junction.toml");
         Files.writeString(config, mergeConfig(base, mqtt, http, data));
         Path log = tmp.resolve("junction.log");
+        return launch(tmp, config, log, mqtt, http, heap, randomPassword());
+    }
 
+    private static JunctionServer launch(Path tmp, Path config, Path log, int mqtt, int http, String heap, String adminPassword) throws IOException {
         String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(javaExe, "--enable-native-access=ALL-UNNAMED", "-Xmx" + heap));
         if (Runtime.version().feature() >= 24) {
@@ -90,16 +99,15 @@ public final class JunctionServer implements AutoCloseable {
         }
         cmd.addAll(List.of("-cp", absoluteClassPath(System.getProperty("java.class.path")),
                 "io.junction.server.Main", "run", "--config", config.toString()));
-        String adminPassword = randomPassword();
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .directory(tmp.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         pb.environment().put("JUNCTION_ADMIN_PASSWORD", adminPassword);
         Process p = pb.start();
-        JunctionServer s = new JunctionServer(p, tmp, log, mqtt, http, adminPassword);
+        JunctionServer s = new JunctionServer(p, tmp, log, mqtt, http, adminPassword, config, heap);
         try {
-            s.awaitHealthy(Duration.ofSeconds(60));
+            s.awaitHealthy(Duration.ofSeconds(120));
             s.login();
         } catch (IOException | RuntimeException e) {
             String tail = s.logTail(80);
@@ -107,6 +115,17 @@ public final class JunctionServer implements AutoCloseable {
             throw new IOException(e.getMessage() + "\n--- server output ---\n" + tail + "\n--- end of server output ---", e);
         }
         return s;
+    }
+
+    /**
+     * Kills the server with SIGKILL (no shutdown of any kind) and starts it again on the same ports, data directory
+     * and admin password; the new process writes to {@code junction-restarted.log}. Returns the new server.
+     */
+    public JunctionServer killAndRestart() throws IOException, InterruptedException {
+        child.abandon();
+        process.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        Path tmp = log.getParent();
+        return launch(tmp, config, tmp.resolve("junction-restarted.log"), mqttPort, httpPort, heap, adminPassword);
     }
 
     /** The class path with every entry made absolute: the child runs in the temp directory. */

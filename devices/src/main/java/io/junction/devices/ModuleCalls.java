@@ -11,13 +11,14 @@ import java.util.function.Consumer;
  * What jobs (and scripts) need of the modules: call a function as someone, know a module's driver, and hear before a
  * module stops so a job can put its device in a neutral state first.
  */
-public interface ModuleCalls {
+public interface ModuleCalls extends io.junction.core.device.FunctionCalls {
 
     /**
      * Calls {@code function} on module {@code moduleId} as {@code caller}: arguments checked against the metadata,
      * the caller's role against its security, run on the module's actor with the exec timeout. Fails with
      * {@link io.junction.devices.driver.ExecException}.
      */
+    @Override
     CompletableFuture<JsonNode> exec(Principal caller, String moduleId, String function, JsonNode args);
 
     /** The id of the driver module {@code moduleId} runs; empty when there is no such module. */

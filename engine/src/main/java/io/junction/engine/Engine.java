@@ -72,7 +72,8 @@ public final class Engine implements AutoCloseable {
         this.watchdog = new Watchdog(settings.timeLimitMillis(), settings.memoryLimitBytes());
         this.runtimes = new Runtimes(settings.memoryLimitBytes());
         this.replayPermits = new Semaphore(settings.threads());
-        this.shared = new Shared(b.raw, b.processed, Optional.ofNullable(b.status), Optional.ofNullable(b.hub), store,
+        this.shared = new Shared(b.raw, b.processed, Optional.ofNullable(b.status), Optional.ofNullable(b.hub),
+                Optional.ofNullable(b.calls), store,
                 runtimes, watchdog, new Semaphore(settings.threads(), true), settings.failuresBeforeSuspend(), dispatcher,
                 Shared.Meters.register(metrics));
         this.compiler = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(64), r ->
@@ -126,7 +127,12 @@ public final class Engine implements AutoCloseable {
     }
 
     private Host host(ScriptSource s, LogRing logs) {
-        return new Host(shared.status(), s.name(), s.bindValues(), logs);
+        return new Host(shared.status(), s.name(), s.bindValues(), logs, shared.calls(), s.owner(), settings.timeLimitMillis(), true);
+    }
+
+    /** A host for a replay: the same reads, but no exec — re-running past messages must not drive devices again. */
+    private Host replayHost(ScriptSource s, LogRing logs) {
+        return new Host(shared.status(), s.name(), s.bindValues(), logs, shared.calls(), s.owner(), settings.timeLimitMillis(), false);
     }
 
     public static Builder builder() {
@@ -194,7 +200,8 @@ public final class Engine implements AutoCloseable {
                 return false;
             }
         }
-        store(new ScriptSource(name, Language.WASM, module, patterns, "plugin"));
+        // The plugins folder belongs to whoever runs the server: its scripts act with the server's rights.
+        store(new ScriptSource(name, Language.WASM, module, patterns, "plugin", io.junction.core.auth.Principal.SYSTEM));
         return true;
     }
 
@@ -295,7 +302,7 @@ public final class Engine implements AutoCloseable {
             throw new NoSuchElementException("no script named '" + name + "'");
         }
         ScriptActor.Version v = a.version();
-        return startReplay(name, v.source(), v.compiled(), host(v.source(), a.logs()), from, to);
+        return startReplay(name, v.source(), v.compiled(), replayHost(v.source(), a.logs()), from, to);
     }
 
     /** Copies raw offsets {@code from}..{@code to} that match the pass-through patterns again, as replayed messages. */
@@ -303,7 +310,7 @@ public final class Engine implements AutoCloseable {
         if (passThroughSource == null) {
             throw new IllegalStateException("no pass-through patterns are configured ([engine] pass_through)");
         }
-        return startReplay(PASS_THROUGH, passThroughSource, null, host(passThroughSource, passThrough.logs()), from, to);
+        return startReplay(PASS_THROUGH, passThroughSource, null, replayHost(passThroughSource, passThrough.logs()), from, to);
     }
 
     /** The latest replay of {@code name} (a script, or {@link #PASS_THROUGH}). */
@@ -377,6 +384,7 @@ public final class Engine implements AutoCloseable {
         private MessageStream raw;
         private MessageStream processed;
         private StatusStore status;
+        private io.junction.core.device.FunctionCalls calls;
         private EventHub hub;
         private MeterRegistry metrics;
         private EngineSettings settings = EngineSettings.defaults();
@@ -400,6 +408,12 @@ public final class Engine implements AutoCloseable {
 
         public Builder hub(EventHub hub) {
             this.hub = hub;
+            return this;
+        }
+
+        /** Where a script's {@code exec} calls go (the devices' modules), as the script's owner. */
+        public Builder calls(io.junction.core.device.FunctionCalls calls) {
+            this.calls = calls;
             return this;
         }
 

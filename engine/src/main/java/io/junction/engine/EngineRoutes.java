@@ -138,7 +138,7 @@ public final class EngineRoutes {
         }
         ScriptSource source;
         try {
-            source = new ScriptSource(name, language, code, bind, "api");
+            source = new ScriptSource(name, language, code, bind, "api", r.caller().orElse(ScriptSource.NO_OWNER));
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }

@@ -18,7 +18,7 @@ final class JsRunner extends PolyglotRunner {
 
     /** Runs before the user's code: defines {@code junction} and returns the engine's entry points into the script. */
     private static final String PRELUDE = """
-            (function (hostLog, hostStatus, name, bindJson) {
+            (function (hostLog, hostStatus, hostExec, name, bindJson) {
               const S = JSON.stringify, P = JSON.parse;
               const text = (a) => { if (typeof a === 'string') return a; try { return S(a); } catch (e) { return String(a); } };
               const junction = Object.freeze({
@@ -26,6 +26,7 @@ final class JsRunner extends PolyglotRunner {
                 bind: Object.freeze(P(bindJson)),
                 log: (...args) => { hostLog(args.map(text).join(' ')); },
                 status: (key) => { const t = hostStatus(String(key)); return t == null ? null : P(t); },
+                exec: (target, fn, args) => P(hostExec(String(target), String(fn), args === undefined ? 'null' : S(args))),
               });
               globalThis.junction = junction;
               // Plain loops and no temporary arrays: the interpreter pays for every iterator and allocation.
@@ -72,6 +73,7 @@ final class JsRunner extends PolyglotRunner {
                     host.log(args.length == 0 ? "" : args[0].asString());
                     return null;
                 }, (ProxyExecutable) args -> host.statusJson(args.length == 0 ? "" : args[0].asString()).orElse(null),
+                        (ProxyExecutable) args -> host.execJson(args[0].asString(), args[1].asString(), args[2].asString()),
                         host.scriptName, io.junction.core.Json.write(host.bind));
         entry = api.getMember("process");
         initFn = api.getMember("init");

@@ -61,6 +61,23 @@ final class PythonRunner extends PolyglotRunner {
             }
             return host.statusMessage(args[0].asString()).map(m -> toGuest(m, -1)).orElse(null);
         });
+        junction.put("exec", (ProxyExecutable) args -> {
+            if (args.length < 2 || !args[0].isString() || !args[1].isString()) {
+                throw new IllegalArgumentException("exec(target, function, args=None): target and function are strings");
+            }
+            String argsJson;
+            try {
+                argsJson = args.length < 3 || args[2].isNull() ? "null" : json(args[2]);
+            } catch (ScriptFailure f) {
+                throw new IllegalArgumentException("exec arguments cannot be written as JSON: " + f.getMessage());
+            }
+            String result = host.execJson(args[0].asString(), args[1].asString(), argsJson);
+            try {
+                return toGuest(Json.MAPPER.readTree(result));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
         bindings.putMember("junction", ProxyObject.fromMap(junction));
     }
 

@@ -11,8 +11,18 @@ import java.util.regex.Pattern;
  *
  * @param code   the UTF-8 source text for JavaScript and Python, the module's bytes for WASM
  * @param origin {@code api} when stored through the API, {@code plugin} when read from the plugins folder
+ * @param owner  who stored it: the script's {@code exec} calls run as this user, with this role
  */
-public record ScriptSource(String name, Language language, byte[] code, List<RoutingPattern> bind, String origin) {
+public record ScriptSource(String name, Language language, byte[] code, List<RoutingPattern> bind, String origin,
+                           io.junction.core.auth.Principal owner) {
+
+    /** A script without a known owner: its exec calls run with the least role. */
+    public static final io.junction.core.auth.Principal NO_OWNER =
+            new io.junction.core.auth.Principal("anonymous", io.junction.core.auth.Role.USER);
+
+    public ScriptSource(String name, Language language, byte[] code, List<RoutingPattern> bind, String origin) {
+        this(name, language, code, bind, origin, NO_OWNER);
+    }
 
     /** A script name is also a file name and a metric tag: letters, digits, '_' and '-', starting with a letter or digit. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,63}");

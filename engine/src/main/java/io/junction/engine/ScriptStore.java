@@ -93,7 +93,11 @@ final class ScriptStore {
         for (JsonNode b : n.path("bind")) {
             bind.add(RoutingPattern.of(b.asText()));
         }
-        ScriptSource source = new ScriptSource(n.path("name").asText(), language, code, bind, n.path("origin").asText("api"));
+        io.junction.core.auth.Principal owner = n.has("owner")
+                ? new io.junction.core.auth.Principal(n.path("owner").asText(),
+                        io.junction.core.auth.Role.parse(n.path("ownerRole").asText()).orElse(io.junction.core.auth.Role.USER))
+                : ScriptSource.NO_OWNER;
+        ScriptSource source = new ScriptSource(n.path("name").asText(), language, code, bind, n.path("origin").asText("api"), owner);
         return new Stored(source, n.path("version").asLong(1), n.path("stored").asLong(0));
     }
 
@@ -105,6 +109,8 @@ final class ScriptStore {
         ArrayNode bind = n.putArray("bind");
         src.bindValues().forEach(bind::add);
         n.put("origin", src.origin());
+        n.put("owner", src.owner().user());
+        n.put("ownerRole", src.owner().role().id());
         n.put("version", s.version());
         n.put("stored", s.storedAt());
         n.put("source", src.language() == Language.WASM ? Base64.getEncoder().encodeToString(src.code()) : src.text());

@@ -13,10 +13,11 @@ import java.util.concurrent.Semaphore;
 /**
  * What every script actor and replay of one engine shares: the streams, the store, the limits and the counters.
  *
+ * @param calls   exec on modules; without it a script's exec fails with a message saying so
  * @param permits how many scripts may run messages at the same moment ({@code [engine] threads})
  */
 record Shared(MessageStream raw, MessageStream processed, Optional<StatusStore> status, Optional<EventHub> hub,
-              ScriptStore store, Runtimes runtimes, Watchdog watchdog, Semaphore permits, int failuresBeforeSuspend,
+              Optional<io.junction.core.device.FunctionCalls> calls, ScriptStore store, Runtimes runtimes, Watchdog watchdog, Semaphore permits, int failuresBeforeSuspend,
               Dispatcher dispatcher, Meters meters) {
 
     /** The engine's metrics: messages by result, outputs, and limit stops. */

@@ -2,6 +2,7 @@ package io.junction.server;
 
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.DevicesSettings;
+import io.junction.core.device.FunctionCalls;
 import io.junction.core.http.Access;
 import io.junction.core.hub.EventHub;
 import io.junction.devices.DeviceRoutes;
@@ -31,7 +32,11 @@ final class DevicesFeature {
     private DevicesFeature() {
     }
 
-    static AutoCloseable start(FeatureContext context) {
+    /** The started feature: what it offers other features (exec on modules) and how to close it. */
+    record Started(FunctionCalls calls, AutoCloseable closer) {
+    }
+
+    static Started start(FeatureContext context) {
         DevicesSettings settings = context.config().devices();
         EventHub.Registration component = context.hub().register("devices");
         DriverCatalog drivers = new DriverCatalog(context.clock());
@@ -84,11 +89,11 @@ final class DevicesFeature {
         context.routes().socket(WEBSOCKET, Access.USER, socket);
         context.routes().socket(WEBSOCKET_CONTROL, Access.USER, socket);
         component.ready();
-        return () -> {
+        return new Started(model, () -> {
             jobs.close();
             model.close();
             plugins.close();
             component.stopped();
-        };
+        });
     }
 }

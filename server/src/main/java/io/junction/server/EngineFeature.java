@@ -17,7 +17,8 @@ final class EngineFeature {
     private EngineFeature() {
     }
 
-    static AutoCloseable start(FeatureContext context) {
+    /** {@code calls} is where scripts' {@code exec} goes: the devices' modules. */
+    static AutoCloseable start(FeatureContext context, io.junction.core.device.FunctionCalls calls) {
         EngineSettings settings = context.config().engine();
         Path dataDir = context.dataDir();
         Path plugins = settings.plugins().map(Path::toAbsolutePath)
@@ -27,6 +28,7 @@ final class EngineFeature {
                 .streams(context.raw(), context.processed())
                 .status(context.status())
                 .hub(context.hub())
+                .calls(calls)
                 .metrics(context.metrics())
                 .settings(settings)
                 .dir(dataDir.resolve("engine"))

@@ -152,8 +152,9 @@ public final class Junction implements AutoCloseable {
                 broker::publish, egress, metrics, routes, dataDir);
         Accounts accounts = AuthFeature.start(features);
         closeInReverse.push(accounts);
-        closeInReverse.push(DevicesFeature.start(features));
-        closeInReverse.push(EngineFeature.start(features));
+        DevicesFeature.Started devicesFeature = DevicesFeature.start(features);
+        closeInReverse.push(devicesFeature.closer());
+        closeInReverse.push(EngineFeature.start(features, devicesFeature.calls()));
         closeInReverse.push(TelemetryFeature.start(features));
         closeInReverse.push(OtaFeature.start(features));
         closeInReverse.push(MediaFeature.start(features));

@@ -522,6 +522,7 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
     // --- exec
 
     /** Calls a function on module (system, name, index); see {@link #exec(Principal, String, String, JsonNode)}. */
+    @Override
     public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function, JsonNode args) {
         try {
             return exec(caller, require(systemId, module, index), function, args);

@@ -97,4 +97,10 @@ final class FakeModules implements ModuleCalls {
     public void onStopping(Consumer<String> listener) {
         stopping.add(listener);
     }
+
+    /** Jobs call modules by id only. */
+    @Override
+    public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function, JsonNode args) {
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("jobs call modules by id"));
+    }
 }
