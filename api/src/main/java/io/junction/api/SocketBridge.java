@@ -28,8 +28,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Serves a feature's {@link SocketEndpoint} over a Helidon WebSocket: authenticates the upgrade, hands whole text
- * frames to the feature's listener, and writes the feature's frames from one virtual thread (Helidon's session is
- * not safe for concurrent writers) through a bounded queue; a client that lets it fill is disconnected.
+ * frames to the feature's listener, and writes the feature's frames through a bounded queue emptied by one virtual
+ * thread; a client that lets it fill is disconnected. A frame sent from the socket's own reader thread (an answer
+ * made while handling the client's frame) is written at once when nothing is queued, saving a thread hand-off; any
+ * other thread only queues, so a slow client never blocks a module or a stream. One lock keeps writes one at a time
+ * (Helidon's session is not safe for concurrent writers), the queued count keeps them in order.
  */
 final class SocketBridge implements WsListener, SocketSession {
 
@@ -44,6 +47,11 @@ final class SocketBridge implements WsListener, SocketSession {
     private final ArrayBlockingQueue<Object> out = new ArrayBlockingQueue<>(QUEUE);
     private final StringBuilder partial = new StringBuilder();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.locks.ReentrantLock writing = new java.util.concurrent.locks.ReentrantLock();
+    /** Frames queued and not yet written. */
+    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
+    /** The thread handing the client's frame to the listener, while it does. */
+    private volatile Thread reader;
     private volatile Optional<Principal> caller = Optional.empty();
     private volatile Map<String, List<String>> query = Map.of();
     private volatile WsSession session;
@@ -98,10 +106,13 @@ final class SocketBridge implements WsListener, SocketSession {
         partial.setLength(0);
         SocketEndpoint.SocketListener l = listener;
         if (l != null) {
+            reader = Thread.currentThread();
             try {
                 l.onText(frame);
             } catch (RuntimeException e) {
                 log.warn("a frame on {} failed: {}", socket.path(), e.toString(), e);
+            } finally {
+                reader = null;
             }
         }
     }
@@ -141,7 +152,23 @@ final class SocketBridge implements WsListener, SocketSession {
         if (closed.get()) {
             return false;
         }
+        if (reader == Thread.currentThread() && queued.get() == 0 && writing.tryLock()) {
+            try {
+                if (queued.get() == 0 && !closed.get()) {
+                    session.send(text, true);
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                log.debug("writing to a websocket on {} failed: {}", socket.path(), e.toString());
+                ended();
+                return false;
+            } finally {
+                writing.unlock();
+            }
+        }
+        queued.incrementAndGet();
         if (!out.offer(text)) {
+            queued.decrementAndGet();
             log.info("websocket on {} closed: the client did not read {} queued frames", socket.path(), QUEUE);
             close(1008, "the client does not read its frames fast enough");
             return false;
@@ -190,17 +217,28 @@ final class SocketBridge implements WsListener, SocketSession {
                     if (closed.get()) {
                         return;
                     }
-                    session.ping(BufferData.empty());
+                    writing.lock();
+                    try {
+                        session.ping(BufferData.empty());
+                    } finally {
+                        writing.unlock();
+                    }
                     continue;
                 }
                 batch.add(first);
                 out.drainTo(batch, 255);
-                for (Object o : batch) {
-                    if (o == CLOSE) {
-                        session.close(closeCode, closeReason);
-                        return;
+                writing.lock();
+                try {
+                    for (Object o : batch) {
+                        if (o == CLOSE) {
+                            session.close(closeCode, closeReason);
+                            return;
+                        }
+                        session.send((String) o, true);
+                        queued.decrementAndGet();
                     }
-                    session.send((String) o, true);
+                } finally {
+                    writing.unlock();
                 }
                 batch.clear();
             }

@@ -82,21 +82,42 @@ final class ExecBench {
             out.printf("exec bench: server pid %d, %d exec/s for %d s per pass, fan-out to %d sockets at %d changes/s%n",
                     server.pid(), rate, seconds, clients, changes);
 
-            // Warm-up, then the two exec passes.
+            // Warm-up, the transport alone as the reference, then the two exec passes.
             execPass(ws, "Virtual", "echo", "[1]", rate, 3);
+            LatencyHistogram ping = pingPass(ws, rate, seconds);
+            out.printf("reference, the same socket without exec (text frame ping -> pong): %d frames, p50 %.2f ms, p99 %.2f ms, max %.2f ms%n",
+                    ping.count(), ping.percentile(50) / 1000.0, ping.percentile(99) / 1000.0, ping.max() / 1000.0);
             LatencyHistogram virtual = execPass(ws, "Virtual", "echo", "[1]", rate, seconds);
             out.printf("exec virtual module (echo): %d calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms   target p99 <= 2 ms%n",
                     virtual.count(), virtual.percentile(50) / 1000.0, virtual.percentile(99) / 1000.0, virtual.max() / 1000.0);
+            out.printf("  inside the server (argument check to answer, junction_devices_exec): %s%n", serverExec(server, token));
             execPass(ws, "Light", "power", "[true]", rate, 2);
             LatencyHistogram device = execPass(ws, "Light", "power", "[true]", rate, seconds);
             out.printf("exec through a device (generic MQTT power -> durable command + publish): %d calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms   target p99 <= 10 ms%n",
                     device.count(), device.percentile(50) / 1000.0, device.percentile(99) / 1000.0, device.max() / 1000.0);
+
+            out.printf("  inside the server (argument check to answer, junction_devices_exec): %s%n", serverExec(server, token));
 
             fanOut(ws, server, token, clients, changes, seconds, out);
         } finally {
             Files.deleteIfExists(config);
         }
         return 0;
+    }
+
+    /** The server's own exec percentiles from /metrics (a window of the last minutes, both passes mixed after the second). */
+    private static String serverExec(JunctionServer server, String token) throws IOException {
+        String metrics = Net.get(server.baseUrl() + "/metrics", Duration.ofSeconds(10), token).body();
+        StringBuilder b = new StringBuilder();
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith("junction_devices_exec_seconds{") && line.contains("quantile=")) {
+                String q = line.substring(line.indexOf("quantile=\"") + 10, line.indexOf('"', line.indexOf("quantile=\"") + 10));
+                double v = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                b.append("p").append(q.equals("0.5") ? "50" : q.equals("0.99") ? "99" : q).append(' ')
+                        .append(String.format(java.util.Locale.ROOT, "%.2f ms  ", v * 1000));
+            }
+        }
+        return b.isEmpty() ? "(not found in /metrics)" : b.toString().trim();
     }
 
     private static void post(JunctionServer server, String token, String path, String body) throws IOException, InterruptedException {
@@ -106,6 +127,40 @@ final class ExecBench {
         if (r.statusCode() / 100 != 2) {
             throw new IOException("POST " + path + " answered " + r.statusCode() + ": " + r.body());
         }
+    }
+
+    /** Sends "ping" text frames at {@code rate}/s for {@code seconds}; the answers come in order, so they match FIFO. */
+    private static LatencyHistogram pingPass(String url, int rate, int seconds) throws Exception {
+        LatencyHistogram h = new LatencyHistogram();
+        java.util.concurrent.ConcurrentLinkedQueue<Long> sent = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        long total = (long) rate * seconds;
+        CountDownLatch answered = new CountDownLatch((int) total);
+        Client c = new Client(url, frame -> {
+            if (frame.equals("pong")) {
+                Long at = sent.poll();
+                if (at != null) {
+                    synchronized (h) {
+                        h.record((System.nanoTime() - at) / 1000);
+                    }
+                    answered.countDown();
+                }
+            }
+        });
+        long interval = 1_000_000_000L / rate;
+        long start = System.nanoTime();
+        for (long i = 0; i < total; i++) {
+            long wait = start + i * interval - System.nanoTime();
+            if (wait > 0) {
+                LockSupport.parkNanos(wait);
+            }
+            sent.add(System.nanoTime());
+            c.send("ping");
+        }
+        if (!answered.await(30, TimeUnit.SECONDS)) {
+            throw new IllegalStateException(answered.getCount() + " pings were not answered");
+        }
+        c.close();
+        return h;
     }
 
     /** Sends exec requests at {@code rate}/s for {@code seconds} on one socket; returns the round-trip latencies. */

@@ -71,7 +71,7 @@ public final class DeviceRoutes {
         t.add(Method.POST, "/api/modules/{id}/stop", r -> wrap(() -> ApiResponse.json(model.moduleJson(model.stopModule(r.pathParam("id"))))));
         t.add(Method.GET, "/api/modules/{id}/status", r -> wrap(() -> ApiResponse.json(model.status(r.pathParam("id")))));
         t.add(Method.POST, "/api/modules/{id}/exec/{function}", Access.USER, r -> wrap(() ->
-                answer(model.exec(caller(r), r.pathParam("id"), r.pathParam("function"), args(r)))));
+                answer(model.exec(caller(r), r.pathParam("id"), r.pathParam("function"), args(r), true))));
 
         t.add(Method.GET, "/api/systems", r -> {
             ArrayNode a = Json.MAPPER.createArrayNode();
@@ -92,7 +92,7 @@ public final class DeviceRoutes {
         }));
         t.add(Method.POST, "/api/systems/{id}/modules/{ref}/{function}", Access.USER, r -> wrap(() -> {
             Ref ref = Ref.parse(r.pathParam("ref"));
-            return answer(model.exec(caller(r), r.pathParam("id"), ref.name, ref.index, r.pathParam("function"), args(r)));
+            return answer(model.exec(caller(r), r.pathParam("id"), ref.name, ref.index, r.pathParam("function"), args(r), true));
         }));
     }
 

@@ -3,8 +3,8 @@ package io.junction.devices.driver;
 import io.junction.core.Message;
 
 /**
- * Code that knows a kind of device. A module holds one instance and calls it only from the module's actor, one call
- * at a time, so a driver keeps plain fields. Its callable functions are its public methods marked {@link Callable};
+ * Code that knows a kind of device. A module holds one instance and calls it one call at a time, each call seeing
+ * what the one before did, so a driver keeps plain fields (calls may come on different threads: no thread-locals). Its callable functions are its public methods marked {@link Callable};
  * their parameters (named by {@link Arg}), the interfaces it {@link Implements} and the modules it {@link Requires}
  * are read from the class and served as its metadata.
  *

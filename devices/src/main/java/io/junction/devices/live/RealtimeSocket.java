@@ -134,7 +134,7 @@ public final class RealtimeSocket implements SocketEndpoint {
         }
 
         private void exec(JsonNode id, String sys, String mod, int index, String name, JsonNode args, ObjectNode meta) {
-            model.exec(caller, sys, mod, index, name, args).whenComplete((value, e) -> {
+            model.exec(caller, sys, mod, index, name, args, true).whenComplete((value, e) -> {
                 if (e == null) {
                     success(id, value, null);
                     return;

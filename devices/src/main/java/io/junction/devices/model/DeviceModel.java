@@ -524,8 +524,14 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
     /** Calls a function on module (system, name, index); see {@link #exec(Principal, String, String, JsonNode)}. */
     @Override
     public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function, JsonNode args) {
+        return exec(caller, systemId, module, index, function, args, false);
+    }
+
+    /** Calls a function on module (system, name, index), on this thread when {@code here} and the module is idle. */
+    public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function,
+                                            JsonNode args, boolean here) {
         try {
-            return exec(caller, require(systemId, module, index), function, args);
+            return exec(caller, require(systemId, module, index), function, args, here);
         } catch (ExecException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -533,6 +539,14 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
 
     @Override
     public CompletableFuture<JsonNode> exec(Principal caller, String moduleId, String function, JsonNode args) {
+        return exec(caller, moduleId, function, args, false);
+    }
+
+    /**
+     * Like {@link #exec(Principal, String, String, JsonNode)}; with {@code here}, a caller that will wait for the
+     * answer anyway (a WebSocket or REST request) runs the call on its own thread when the module is idle.
+     */
+    public CompletableFuture<JsonNode> exec(Principal caller, String moduleId, String function, JsonNode args, boolean here) {
         long started = System.nanoTime();
         try {
             ModuleActor actor = running.get(moduleId);
@@ -556,7 +570,7 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                 throw new ExecException(ExecException.Code.ACCESS_DENIED, moduleId + "." + function + " needs the role "
                         + f.role().id() + "; user '" + caller.user() + "' has " + caller.role().id());
             }
-            return actor.call(f, checked)
+            return (here ? actor.callHere(f, checked) : actor.call(f, checked))
                     .orTimeout(execTimeoutMillis, TimeUnit.MILLISECONDS)
                     .handle((v, e) -> {
                         execTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);

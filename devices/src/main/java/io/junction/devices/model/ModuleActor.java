@@ -26,9 +26,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running module: its driver instance, called only from this actor's virtual thread, one command at a time, so
- * a function call, a device message and a code swap never overlap. Its mailbox is bounded: a call into a full
- * mailbox fails at once, a device message into a full one is dropped and counted.
+ * One running module: its driver instance, called one command at a time, so a function call, a device message and a
+ * code swap never overlap. Commands go through a bounded mailbox to the actor's virtual thread: a call into a full
+ * mailbox fails at once, a device message into a full one is dropped and counted. A caller that is going to wait for
+ * the answer anyway (a WebSocket or REST exec) may run its call on its own thread when the actor is idle — nothing
+ * queued, nothing running — which saves two thread hand-offs; the turn lock keeps it one command at a time, and the
+ * pending count keeps commands of one caller in order.
  */
 final class ModuleActor implements DriverContext {
 
@@ -73,6 +76,11 @@ final class ModuleActor implements DriverContext {
     private final ModuleSpec spec;
     private final Host host;
     private final ArrayBlockingQueue<Command> mailbox = new ArrayBlockingQueue<>(MAILBOX);
+    /** Commands queued or running; 0 means idle. */
+    private final java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger();
+    /** Held while a command runs, on the actor's thread or a caller's. */
+    private final java.util.concurrent.locks.ReentrantLock turn = new java.util.concurrent.locks.ReentrantLock();
+    private volatile boolean stopped;
     private final LongAdder dropped = new LongAdder();
     private volatile DriverType type;
     private volatile String lastError = "";
@@ -89,6 +97,7 @@ final class ModuleActor implements DriverContext {
     /** Starts the loop; the driver's {@code start} runs first, and its failure completes the future exceptionally. */
     CompletableFuture<Void> start() {
         CompletableFuture<Void> started = new CompletableFuture<>();
+        pending.incrementAndGet();
         mailbox.add(new Swap(type, started));
         thread.start();
         return started;
@@ -110,17 +119,56 @@ final class ModuleActor implements DriverContext {
         return dropped.sum();
     }
 
+    /** Runs the call on this thread when the actor is idle, else queues it; either way one command at a time. */
+    CompletableFuture<JsonNode> callHere(FunctionSpec function, List<JsonNode> args) {
+        if (!pending.compareAndSet(0, 1)) {
+            return call(function, args);
+        }
+        CompletableFuture<JsonNode> result = new CompletableFuture<>();
+        turn.lock();
+        try {
+            if (stopped) {
+                result.completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED, "module " + spec.id() + " is stopped"));
+            } else {
+                run(new Call(function, args, result));
+            }
+        } finally {
+            turn.unlock();
+            pending.decrementAndGet();
+        }
+        return result;
+    }
+
     CompletableFuture<JsonNode> call(FunctionSpec function, List<JsonNode> args) {
         CompletableFuture<JsonNode> result = new CompletableFuture<>();
-        if (!mailbox.offer(new Call(function, args, result))) {
+        if (!offer(new Call(function, args, result))) {
             result.completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED,
                     "module " + spec.id() + " is busy: " + MAILBOX + " requests are waiting; try again later"));
         }
         return result;
     }
 
+    private boolean offer(Command c) {
+        pending.incrementAndGet();
+        if (mailbox.offer(c)) {
+            return true;
+        }
+        pending.decrementAndGet();
+        return false;
+    }
+
+    private void put(Command c) throws InterruptedException {
+        pending.incrementAndGet();
+        try {
+            mailbox.put(c);
+        } catch (InterruptedException e) {
+            pending.decrementAndGet();
+            throw e;
+        }
+    }
+
     void deliver(Message message) {
-        if (!mailbox.offer(new Deliver(message))) {
+        if (!offer(new Deliver(message))) {
             dropped.increment();
         }
     }
@@ -129,7 +177,7 @@ final class ModuleActor implements DriverContext {
     CompletableFuture<Void> swap(DriverType newType) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
-            mailbox.put(new Swap(newType, done));
+            put(new Swap(newType, done));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             done.completeExceptionally(e);
@@ -140,7 +188,7 @@ final class ModuleActor implements DriverContext {
     CompletableFuture<Void> stop() {
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
-            mailbox.put(new Stop(done));
+            put(new Stop(done));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             done.completeExceptionally(e);
@@ -157,19 +205,26 @@ final class ModuleActor implements DriverContext {
                 stopDriver();
                 return;
             }
-            switch (c) {
-                case Call call -> run(call);
-                case Deliver d -> receive(d.message());
-                case Swap s -> {
-                    stopDriver();
-                    startDriver(s.type(), s.done());
+            turn.lock();
+            try {
+                switch (c) {
+                    case Call call -> run(call);
+                    case Deliver d -> receive(d.message());
+                    case Swap s -> {
+                        stopDriver();
+                        startDriver(s.type(), s.done());
+                    }
+                    case Stop s -> {
+                        stopped = true;
+                        stopDriver();
+                        failRemaining();
+                        s.done().complete(null);
+                        return;
+                    }
                 }
-                case Stop s -> {
-                    stopDriver();
-                    failRemaining();
-                    s.done().complete(null);
-                    return;
-                }
+            } finally {
+                turn.unlock();
+                pending.decrementAndGet();
             }
         }
     }
