@@ -31,6 +31,14 @@ public final class RealtimeSocket implements SocketEndpoint {
     private static final Set<String> COMMANDS = Set.of("bind", "unbind", "exec", "debug", "ignore");
 
     private final DeviceModel model;
+    /**
+     * The last status value written as a notify's JSON-text value: one change reaches every socket bound to it with
+     * the same value object, so it is written once, not once per socket.
+     */
+    private volatile Written lastWritten = new Written(null, "");
+
+    private record Written(JsonNode value, String quoted) {
+    }
 
     public RealtimeSocket(DeviceModel model) {
         this.model = model;
@@ -120,7 +128,8 @@ public final class RealtimeSocket implements SocketEndpoint {
                 }
                 // The success goes out before the first notify: the binding's first value is sent from inside bind().
                 success(id, NullNode.getInstance(), meta);
-                bindings.put(key, model.bind(sys, mod, index, name, value -> notify(meta, value)));
+                String metaJson = meta.toString();
+                bindings.put(key, model.bind(sys, mod, index, name, value -> notify(metaJson, value)));
             }
         }
 
@@ -179,10 +188,13 @@ public final class RealtimeSocket implements SocketEndpoint {
             success(id, NullNode.getInstance(), null);
         }
 
-        private void notify(ObjectNode meta, JsonNode value) {
-            ObjectNode f = Json.object().put("type", "notify").put("value", value.toString());
-            f.set("meta", meta);
-            session.send(f.toString());
+        private void notify(String metaJson, JsonNode value) {
+            Written w = lastWritten;
+            if (w.value() != value) {
+                w = new Written(value, Json.write(value.toString()));
+                lastWritten = w;
+            }
+            session.send("{\"type\":\"notify\",\"value\":" + w.quoted() + ",\"meta\":" + metaJson + "}");
         }
 
         private void success(JsonNode id, JsonNode value, ObjectNode meta) {
