@@ -143,4 +143,25 @@ class DeviceModelTest {
             assertThat(sent).containsExactly("a.c {}");
         }
     }
+
+    @io.junction.devices.driver.DriverInfo(id = "slow", name = "Slow")
+    public static final class Slow implements io.junction.devices.driver.Driver {
+        @io.junction.devices.driver.Callable
+        public String nap(@io.junction.devices.driver.Arg("ms") int ms) throws InterruptedException {
+            Thread.sleep(ms);
+            return "awake";
+        }
+    }
+
+    @Test
+    void aCallThatRunsTooLongAnswersWithATimeout() throws Exception {
+        DriverCatalog drivers = drivers();
+        drivers.put(JavaDriverType.of(Slow.class, "test"));
+        try (DeviceModel m = open(drivers)) {
+            m.createModule(Json.parse("{\"id\": \"s\", \"driver\": \"slow\"}"));
+            assertThat(m.exec(Principal.SYSTEM, "s", "nap", Json.parse("[1]")).get().asText()).isEqualTo("awake");
+            assertThatThrownBy(() -> m.exec(Principal.SYSTEM, "s", "nap", Json.parse("[4000]")).join())
+                    .hasMessageContaining("did not answer within 2000 ms");
+        }
+    }
 }

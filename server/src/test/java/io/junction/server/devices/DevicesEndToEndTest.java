@@ -11,11 +11,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static io.junction.server.devices.DevicesClients.call;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** Drivers, modules, systems, bindings and exec end to end: one real server, real HTTP, WebSocket and MQTT clients. */
 class DevicesEndToEndTest {
@@ -223,5 +225,26 @@ class DevicesEndToEndTest {
             assertThat(line.path("msg").asText()).isEqualTo("power on");
             assertThat(line.path("mod").asText()).isEqualTo(m);
         }
+    }
+
+    @Test
+    void closingTheSocketEndsAllItsBindings() throws Exception {
+        String m = module("lamp", "virtual", "Lamp", "{}");
+        String sys = system("porch", m);
+        var ws = new DevicesClients.Realtime(http, alice);
+        ws.answer(ws.request("bind", sys, "Lamp", 1, "power", null), 10);
+        ws.answer(ws.request("bind", sys, "Lamp", 1, "level", null), 10);
+        await().atMost(Duration.ofSeconds(10)).until(() -> bindings() >= 2);
+        ws.close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> bindings() == 0);
+    }
+
+    static double bindings() throws Exception {
+        for (String line : call(http, "GET", "/metrics", null, null).text().split("\n")) {
+            if (line.startsWith("junction_devices_bindings ")) {
+                return Double.parseDouble(line.substring(line.indexOf(' ') + 1));
+            }
+        }
+        throw new AssertionError("junction_devices_bindings is not in /metrics");
     }
 }

@@ -78,6 +78,10 @@ class JobsSurviveKillTest {
         try {
             ServerProcess.awaitHealthy(http, second, dir.resolve("second.log"));
             String token = DevicesClients.login(http, "admin", DevicesClients.ADMIN_PASSWORD);
+            // The module that was running runs again, and the devices component says it is ready.
+            assertThat(call(http, "GET", "/api/modules/pump", null, token).json().path("running").asBoolean()).isTrue();
+            assertThat(call(http, "GET", "/api/health", null, null).json().path("components").toString())
+                    .contains("{\"name\":\"devices\",\"status\":\"ready\"");
             JsonNode job = call(http, "GET", "/api/jobs/" + jobId, null, token).json();
             assertThat(job.path("state").asText()).as(job.toString()).isEqualTo("running");
             assertThat(power(http, token)).as("the current step (pump on) is re-applied").isTrue();
