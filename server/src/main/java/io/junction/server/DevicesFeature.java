@@ -36,18 +36,41 @@ final class DevicesFeature {
     record Started(FunctionCalls calls, AutoCloseable closer) {
     }
 
+    /** The generic MQTT drivers of {@code [[drivers]]}; a wrong one is a {@link ConfigException} naming file and line. */
+    static java.util.List<MqttDriverType> configDrivers(DevicesSettings settings) {
+        java.util.List<MqttDriverType> list = new java.util.ArrayList<>();
+        for (DevicesSettings.Definition d : settings.drivers()) {
+            try {
+                list.add(MqttDriverType.parse(d.spec(), d.where()));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(d.where() + ": drivers: " + e.getMessage());
+            }
+        }
+        return list;
+    }
+
+    /**
+     * Checks {@code [[drivers]]} and {@code [[jobs]]} as far as can be done without starting anything (for
+     * {@code junction config check}): each definition's shape, types and placeholders. Whether a job's functions exist
+     * is checked at start, once the drivers are loaded.
+     */
+    static void check(DevicesSettings settings) {
+        configDrivers(settings);
+        for (DevicesSettings.Definition d : settings.jobs()) {
+            try {
+                io.junction.devices.jobs.JobDefinition.parse(d.spec(), d.where());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(e.getMessage());
+            }
+        }
+    }
+
     static Started start(FeatureContext context) {
         DevicesSettings settings = context.config().devices();
         EventHub.Registration component = context.hub().register("devices");
         DriverCatalog drivers = new DriverCatalog(context.clock());
         drivers.put(JavaDriverType.of(VirtualDriver.class, "built-in"));
-        for (DevicesSettings.Definition d : settings.drivers()) {
-            try {
-                drivers.put(MqttDriverType.parse(d.spec(), d.where()));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException(d.where() + ": drivers: " + e.getMessage());
-            }
-        }
+        configDrivers(settings).forEach(drivers::put);
         Path dataDir = context.dataDir();
         // Driver jars sit in the same plugins folder as the engine's .wasm modules unless [devices] plugins says otherwise.
         Path pluginsDir = settings.plugins().or(() -> context.config().engine().plugins()).map(Path::toAbsolutePath)

@@ -98,6 +98,7 @@ public final class Main {
         public Integer call() {
             try {
                 JunctionConfig cfg = ConfigLoader.load(file);
+                DevicesFeature.check(cfg.devices());
                 System.out.println(file + ": ok (MQTT on " + cfg.mqtt().host() + ":" + cfg.mqtt().port()
                         + ", HTTP on " + cfg.http().host() + ":" + cfg.http().port() + ", data in " + cfg.data().dir() + ")");
                 return 0;

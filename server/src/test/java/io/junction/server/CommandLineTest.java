@@ -62,6 +62,21 @@ class CommandLineTest {
     }
 
     @Test
+    void configCheckNamesTheLineOfAWrongDriverOrJob() throws Exception {
+        Path drivers = dir.resolve("drivers.toml");
+        Files.writeString(drivers, "[mqtt]\nport = 18830\n\n[[drivers]]\nid = \"light\"\nstatus = { power = \"a..b\" }\n");
+        Result r = run("config", "check", drivers.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains(drivers + ":4: drivers: status.power: 'a..b' is not a routing key");
+
+        Path jobs = dir.resolve("jobs.toml");
+        Files.writeString(jobs, "[[jobs]]\nname = \"water\"\ndriver = \"pump\"\nsteps = [ { wait = \"soon\" } ]\n");
+        Result j = run("config", "check", jobs.toString());
+        assertThat(j.exit()).isEqualTo(2);
+        assertThat(j.err()).contains(jobs + ":1:").contains("water");
+    }
+
+    @Test
     void runRefusesABadConfigWithASentenceBeforeStartingAnything() throws Exception {
         Path file = dir.resolve("bad.toml");
         Files.writeString(file, "[data]\nfsync = \"sometimes\"\n");
