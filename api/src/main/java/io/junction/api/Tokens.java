@@ -42,6 +42,29 @@ final class Tokens {
     }
 
     /**
+     * For a WebSocket upgrade, also a {@code bearer_token} cookie: PlaceOS front-ends in a browser set it (SameSite=Strict)
+     * before opening the socket. Only sockets take it; REST routes never read cookies, so a cross-site form cannot call them.
+     */
+    static Optional<String> findForSocket(Map<String, List<String>> headers, Map<String, List<String>> query) {
+        Optional<String> direct = find(headers, query);
+        if (direct.isPresent()) {
+            return direct;
+        }
+        List<String> cookies = headers.get("cookie");
+        if (cookies != null) {
+            for (String header : cookies) {
+                for (String pair : header.split(";")) {
+                    String p = pair.trim();
+                    if (p.startsWith("bearer_token=") && p.length() > "bearer_token=".length()) {
+                        return Optional.of(p.substring("bearer_token=".length()));
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
      * The caller of a WebSocket upgrade, refused (the upgrade fails with a reason) when a token is needed and missing or
      * unknown. Empty when the API has no authentication.
      */
@@ -50,7 +73,7 @@ final class Tokens {
         if (authenticator == null || access == Access.OPEN) {
             return Optional.empty();
         }
-        String token = find(headers, query).orElseThrow(() -> new WsUpgradeException(
+        String token = findForSocket(headers, query).orElseThrow(() -> new WsUpgradeException(
                 prologue.uriPath().path() + " needs a token: send Authorization: Bearer <token> or ?bearer_token=<token>"));
         Principal p = authenticator.authenticate(token).orElseThrow(() -> new WsUpgradeException("the token is not valid"));
         if (access.role().isPresent() && !p.may(access.role().get())) {

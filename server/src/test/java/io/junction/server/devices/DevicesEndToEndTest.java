@@ -209,6 +209,25 @@ class DevicesEndToEndTest {
         var refused = DevicesClients.HTTP.newWebSocketBuilder()
                 .buildAsync(java.net.URI.create("ws://127.0.0.1:" + http + "/api/engine/v2/websocket"), new java.net.http.WebSocket.Listener() { });
         assertThat(refused).failsWithin(10, TimeUnit.SECONDS);
+
+        // A browser front-end's way: the token in a bearer_token cookie.
+        var frames = new java.util.concurrent.LinkedBlockingQueue<String>();
+        var cookie = DevicesClients.HTTP.newWebSocketBuilder().header("Cookie", "theme=dark; bearer_token=" + alice)
+                .buildAsync(java.net.URI.create("ws://127.0.0.1:" + http + "/api/engine/v2/systems/control"), new java.net.http.WebSocket.Listener() {
+                    @Override
+                    public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket ws, CharSequence data, boolean last) {
+                        frames.add(data.toString());
+                        ws.request(1);
+                        return null;
+                    }
+                }).get(10, TimeUnit.SECONDS);
+        cookie.sendText("ping", true).join();
+        assertThat(frames.poll(10, TimeUnit.SECONDS)).isEqualTo("pong");
+        cookie.sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "done");
+        // REST routes never take the cookie.
+        var rest = DevicesClients.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + http + "/api/modules"))
+                .header("Cookie", "bearer_token=" + alice).GET().build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(rest.statusCode()).isEqualTo(401);
     }
 
     @Test
