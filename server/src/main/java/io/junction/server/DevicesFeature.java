@@ -88,6 +88,7 @@ final class DevicesFeature {
                 .clock(context.clock())
                 .metrics(context.metrics())
                 .execTimeoutMillis(settings.execTimeoutMillis())
+                .hub(context.hub())
                 .open();
         model.start(context.raw());
         // Jobs start after the modules (recovery re-applies steps on them) and stop before them (their neutral calls
@@ -96,6 +97,7 @@ final class DevicesFeature {
         try {
             jobs = Jobs.builder(dataDir.resolve("jobs"), model, drivers)
                     .configJobs(settings.jobs())
+                    .hub(context.hub())
                     .clock(context.clock())
                     .metrics(context.metrics())
                     .build()

@@ -96,6 +96,8 @@ public final class Jobs implements AutoCloseable {
     private final ArrayBlockingQueue<JobCommand> mailbox = new ArrayBlockingQueue<>(MAILBOX);
 
     private final Counter startedCount;
+    /** Where job starts and ends are published; empty in tests without a hub. */
+    private final Optional<io.junction.core.hub.EventHub> hub;
     private final Map<JobState, Counter> finishedCount = new EnumMap<>(JobState.class);
     private final Timer lateness;
     /** Jobs running or stopping; read by the gauge from any thread. */
@@ -139,6 +141,7 @@ public final class Jobs implements AutoCloseable {
         this.drivers = Objects.requireNonNull(b.drivers, "drivers");
         this.clock = Objects.requireNonNull(b.clock, "clock");
         this.metrics = Objects.requireNonNull(b.metrics, "metrics");
+        this.hub = Optional.ofNullable(b.hub);
         this.keepFinished = b.keepFinished;
         this.callTimeoutMillis = b.callTimeout.toMillis();
         this.stopTimeoutMillis = b.stopTimeout.toMillis();
@@ -475,6 +478,8 @@ public final class Jobs implements AutoCloseable {
         }
         j.recorded = true;
         startedCount.increment();
+        hub.ifPresent(h -> h.publish(new io.junction.devices.DevicesEvent("job", j.id, j.definition.name(), j.module, "started",
+                "by " + j.caller.user())));
         log.info("job started id={} job={} module={} caller={} deadline={}", j.id, j.definition.name(), j.module,
                 j.caller.user(), Instant.ofEpochMilli(j.deadline()));
         reply.complete(j.view(clock.millis()));
@@ -693,6 +698,8 @@ public final class Jobs implements AutoCloseable {
                 }
             });
         }
+        hub.ifPresent(h -> h.publish(new io.junction.devices.DevicesEvent("job", j.id, j.definition.name(), j.module, j.state.word(),
+                j.reason == null ? "" : j.reason)));
         log.info("job ended id={} job={} module={} state={} reason={}", j.id, j.definition.name(), j.module, j.state.word(), j.reason);
         endedOrder.addLast(j.id);
         while (endedOrder.size() > keepFinished) {
@@ -1064,6 +1071,13 @@ public final class Jobs implements AutoCloseable {
         private Duration stopTimeout = Duration.ofSeconds(10);
         private Duration tick = Duration.ofMillis(50);
         private long compactBytes = 64L << 20;
+        private io.junction.core.hub.EventHub hub;
+
+        /** Where job starts and ends are published ({@code devices.job.*}). */
+        public Builder hub(io.junction.core.hub.EventHub hub) {
+            this.hub = Objects.requireNonNull(hub, "hub");
+            return this;
+        }
 
         private Builder(Path dir, ModuleCalls modules, DriverCatalog drivers) {
             this.dir = dir;

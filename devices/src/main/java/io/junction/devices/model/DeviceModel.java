@@ -77,6 +77,7 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
     private final Counter denied;
     private final Timer execTimer;
     private final ModuleActor.Host host;
+    private final Optional<io.junction.core.hub.EventHub> hub;
     private MessageStream.Tap tap;
 
     private DeviceModel(Builder b) {
@@ -85,6 +86,7 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         this.commands = b.commands;
         this.clock = b.clock;
         this.execTimeoutMillis = b.execTimeoutMillis;
+        this.hub = Optional.ofNullable(b.hub);
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -341,7 +343,8 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
             return CompletableFuture.completedFuture(null);
         }
         spec.device().ifPresent(d -> byDevice.computeIfAbsent(d, k -> new CopyOnWriteArrayList<>()).add(actor));
-        return actor.start();
+        return actor.start().whenComplete((v, e) -> publish(spec, e == null ? "started" : "failed",
+                e == null ? type.source() : cause(e).getMessage()));
     }
 
     private void stopActor(String id) {
@@ -368,6 +371,12 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         } catch (Exception e) {
             log.warn("module id={} did not stop in {} ms: {}", id, execTimeoutMillis, cause(e).toString());
         }
+        publish(actor.spec(), "stopped", "");
+    }
+
+    private void publish(ModuleSpec m, String event, String detail) {
+        hub.ifPresent(h -> h.publish(new io.junction.devices.DevicesEvent("module", m.id(), m.driver(), m.id(), event,
+                detail == null ? "" : detail)));
     }
 
     private void driverReplaced(DriverType type) {
@@ -377,6 +386,7 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                     if (e != null) {
                         log.warn("module id={} did not restart on the new driver: {}", a.spec().id(), cause(e).getMessage());
                     }
+                    publish(a.spec(), e == null ? "restarted" : "failed", e == null ? type.source() : cause(e).getMessage());
                 });
             }
         }
@@ -747,8 +757,15 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         private Clock clock = Clock.systemUTC();
         private MeterRegistry metrics;
         private long execTimeoutMillis = 5_000;
+        private io.junction.core.hub.EventHub hub;
 
         private Builder() {
+        }
+
+        /** Where module starts, stops and restarts are published ({@code devices.module.*}). */
+        public Builder hub(io.junction.core.hub.EventHub hub) {
+            this.hub = hub;
+            return this;
         }
 
         public Builder dir(Path dir) {

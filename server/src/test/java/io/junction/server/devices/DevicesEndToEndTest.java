@@ -258,6 +258,20 @@ class DevicesEndToEndTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> bindings() == 0);
     }
 
+    @Test
+    void moduleLifecycleIsPublishedOnTheHub() throws Exception {
+        try (var events = new Clients.Ws(http)) {
+            events.send("{\"op\": \"subscribe\", \"pattern\": \"devices.#\", \"source\": \"events\"}");
+            assertThat(events.next("subscribed", 10)).isNotNull();
+            module("heater", "virtual", "Heater", "{}");
+            JsonNode started = events.next("event", f -> f.path("key").asText().equals("devices.module.started"), 10);
+            assertThat(started).isNotNull();
+            assertThat(started.path("event").path("id").asText()).isEqualTo("heater");
+            call(http, "POST", "/api/modules/heater/stop", "", admin);
+            assertThat(events.next("event", f -> f.path("key").asText().equals("devices.module.stopped"), 10)).isNotNull();
+        }
+    }
+
     static double bindings() throws Exception {
         for (String line : call(http, "GET", "/metrics", null, null).text().split("\n")) {
             if (line.startsWith("junction_devices_bindings ")) {
