@@ -287,7 +287,8 @@ public final class Engine implements AutoCloseable {
                 a.reason(), offset, Math.max(0, shared.raw().endOffset() - offset), a.versionSince(), a.counters(),
                 a.lastFailure(), full ? a.recentFailures() : null, full ? a.logs().recent() : null,
                 r == null ? null : r.info(), HexFormat.of().formatHex(sha256(s.code())), s.code().length,
-                full && s.language() != Language.WASM ? s.text() : null));
+                full && s.language() != Language.WASM ? s.text() : null,
+                new ScriptInfo.Owner(s.owner().user(), s.owner().role().id())));
     }
 
     /**

@@ -16,12 +16,17 @@ import java.util.List;
  * @param versionSince the raw offset from which this version processes messages
  * @param source       the source text (JavaScript, Python); null for WASM and in lists
  * @param sha256       the SHA-256 of the source or module, in hex
+ * @param owner        who stored it: its {@code exec} calls run as this user, with this role
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ScriptInfo(String name, String language, List<String> bind, String origin, long version, String stored,
                          String state, String reason, long offset, long lag, long versionSince, Counters counters,
                          Failure lastError, List<Failure> recentErrors, List<String> logs,
-                         ReplayInfo replay, String sha256, int bytes, String source) {
+                         ReplayInfo replay, String sha256, int bytes, String source, Owner owner) {
+
+    /** The user a script acts as, and their role. */
+    public record Owner(String user, String role) {
+    }
 
     /**
      * @param in                 messages the script ran (or tried to)

@@ -85,6 +85,8 @@ class ScriptExecTest {
                 function process(m) { junction.exec('fan', 'error_task', null); junction.exec('fan', 'perform_task', null); }""",
                 "attic.sensor.alarm", sam);
         Clients.mosquittoPub(mqtt, "-q", "1", "-t", "attic/sensor/alarm", "-m", "1");
+        var script = call(http, "GET", "/api/scripts/maintain", null, admin).json();
+        assertThat(script.path("owner").toString()).isEqualTo("{\"user\":\"sam\",\"role\":\"support\"}");
         await().atMost(Duration.ofSeconds(20)).until(() -> call(http, "GET", "/api/scripts/maintain", null, admin).json()
                 .path("lastError").path("reason").asText().contains("needs the role administrator; user 'sam' has support"));
         var status = call(http, "GET", "/api/modules/fan/status", null, admin).json();
