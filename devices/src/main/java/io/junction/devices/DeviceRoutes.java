@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
 import io.junction.core.auth.Principal;
+import io.junction.core.device.ModuleRef;
 import io.junction.core.http.Access;
 import io.junction.core.http.ApiException;
 import io.junction.core.http.ApiRequest;
@@ -86,32 +87,21 @@ public final class DeviceRoutes {
             return ApiResponse.status(204);
         }));
         t.add(Method.GET, "/api/systems/{id}/modules/{ref}", r -> wrap(() -> {
-            Ref ref = Ref.parse(r.pathParam("ref"));
-            String moduleId = model.require(r.pathParam("id"), ref.name, ref.index);
+            ModuleRef ref = ref(r);
+            String moduleId = model.require(r.pathParam("id"), ref.name(), ref.index());
             return ApiResponse.json(model.moduleJson(module(moduleId)));
         }));
         t.add(Method.POST, "/api/systems/{id}/modules/{ref}/{function}", Access.USER, r -> wrap(() -> {
-            Ref ref = Ref.parse(r.pathParam("ref"));
-            return answer(model.exec(caller(r), r.pathParam("id"), ref.name, ref.index, r.pathParam("function"), args(r), true));
+            ModuleRef ref = ref(r);
+            return answer(model.exec(caller(r), r.pathParam("id"), ref.name(), ref.index(), r.pathParam("function"), args(r), true));
         }));
     }
 
-    /** {@code Display_1}: a module name and a 1-based index; a name without an index means index 1. */
-    record Ref(String name, int index) {
-        static Ref parse(String text) {
-            int cut = text.lastIndexOf('_');
-            if (cut > 0 && cut < text.length() - 1 && text.substring(cut + 1).chars().allMatch(Character::isDigit)) {
-                try {
-                    int index = Integer.parseInt(text.substring(cut + 1));
-                    if (index >= 1) {
-                        return new Ref(text.substring(0, cut), index);
-                    }
-                } catch (NumberFormatException e) {
-                    // falls through
-                }
-                throw ApiException.badRequest("'" + text + "': the index after '_' must be 1 or more, as in Display_1");
-            }
-            return new Ref(text, 1);
+    private static ModuleRef ref(ApiRequest r) {
+        try {
+            return ModuleRef.parse(r.pathParam("ref"));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
         }
     }
 

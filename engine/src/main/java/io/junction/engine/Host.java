@@ -6,6 +6,7 @@ import io.junction.core.RoutingKey;
 import io.junction.core.status.StatusStore;
 import io.junction.core.auth.Principal;
 import io.junction.core.device.FunctionCalls;
+import io.junction.core.device.ModuleRef;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
@@ -69,15 +70,13 @@ final class Host {
         CompletableFuture<JsonNode> call;
         int slash = target.indexOf('/');
         if (slash > 0) {
-            String ref = target.substring(slash + 1);
-            int cut = ref.lastIndexOf('_');
-            int index = 1;
-            String name = ref;
-            if (cut > 0 && ref.substring(cut + 1).chars().allMatch(Character::isDigit) && cut < ref.length() - 1) {
-                index = Integer.parseInt(ref.substring(cut + 1));
-                name = ref.substring(0, cut);
+            ModuleRef ref;
+            try {
+                ref = ModuleRef.parse(target.substring(slash + 1));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalStateException("exec " + target + ": " + e.getMessage());
             }
-            call = c.exec(owner, target.substring(0, slash), name, index, function, args);
+            call = c.exec(owner, target.substring(0, slash), ref.name(), ref.index(), function, args);
         } else {
             call = c.exec(owner, target, function, args);
         }

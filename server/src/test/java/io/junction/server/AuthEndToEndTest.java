@@ -2,7 +2,6 @@ package io.junction.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,20 +36,7 @@ class AuthEndToEndTest {
     private Junction node;
 
     private Junction start() {
-        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("auth.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-                fsync = "never"
-                """.formatted(dir.resolve("data").toString().replace("\\", "\\\\")));
+        JunctionConfig config = Clients.config(dir, "never", "");
         node = Junction.start(config);
         return node;
     }

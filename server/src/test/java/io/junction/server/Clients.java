@@ -3,6 +3,8 @@ package io.junction.server;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.Json;
+import io.junction.core.config.ConfigLoader;
+import io.junction.core.config.JunctionConfig;
 import io.junction.core.testing.Tools;
 
 import java.io.IOException;
@@ -14,6 +16,7 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +41,35 @@ public final class Clients {
     public static final String ADMIN_PASSWORD = "junction-test-admin";
     /** An environment for {@code new ConfigLoader(Clients.ENV::get)}: the server creates {@code admin} with {@link #ADMIN_PASSWORD}. */
     public static final Map<String, String> ENV = Map.of("JUNCTION_ADMIN_PASSWORD", ADMIN_PASSWORD);
+
+    /**
+     * The config of a server started in the test's own JVM: MQTT (anonymous) and HTTP on ports the system picks, on
+     * 127.0.0.1, the data in {@code <dir>/data} with the given {@code fsync} ("always", "interval", "never"), then
+     * {@code extra} TOML; the admin's password from {@link #ENV}.
+     */
+    public static JunctionConfig config(Path dir, String fsync, String extra) {
+        return new ConfigLoader(ENV::get).parse(dir.resolve("test.toml").toString(), """
+                [mqtt]
+                port = 0
+                host = "127.0.0.1"
+                anonymous = true
+
+                [http]
+                port = 0
+                host = "127.0.0.1"
+
+                [data]
+                dir = "%s"
+                fsync = "%s"
+
+                %s
+                """.formatted(tomlPath(dir.resolve("data")), fsync, extra));
+    }
+
+    /** A path as a TOML string's content. */
+    public static String tomlPath(Path path) {
+        return path.toString().replace("\\", "\\\\");
+    }
     /** The admin's token by HTTP port, logged in once. */
     private static final Map<Integer, String> TOKENS = new ConcurrentHashMap<>();
 

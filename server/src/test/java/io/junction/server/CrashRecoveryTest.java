@@ -34,18 +34,7 @@ class CrashRecoveryTest {
     void everyAcknowledgedMessageSurvivesKillNineExactlyOnceAndInOrder() throws Exception {
         int mqtt = Tools.freePort();
         int http = Tools.freePort();
-        Path config = dir.resolve("junction.toml");
-        Files.writeString(config, """
-                [mqtt]
-                host = "127.0.0.1"
-                port = %d
-                anonymous = true
-                [http]
-                host = "127.0.0.1"
-                port = %d
-                [data]
-                dir = "%s"
-                """.formatted(mqtt, http, dir.resolve("data")));
+        Path config = ServerProcess.writeConfig(dir, mqtt, http, "always", "");
 
         Process server = ServerProcess.start(config, dir.resolve("first.log"));
         ConcurrentSkipListSet<Integer> acked = new ConcurrentSkipListSet<>();

@@ -14,6 +14,29 @@ public final class ServerProcess {
     private ServerProcess() {
     }
 
+    /**
+     * Writes {@code <dir>/junction.toml} for a child server: MQTT (anonymous) and HTTP on the given ports of 127.0.0.1,
+     * the data in {@code <dir>/data} with the given {@code fsync}, then {@code extra} TOML. The admin's password comes
+     * from the environment the child inherits ({@code JUNCTION_ADMIN_PASSWORD}, set for tests in the parent POM).
+     */
+    public static Path writeConfig(Path dir, int mqtt, int http, String fsync, String extra) throws IOException {
+        Path config = dir.resolve("junction.toml");
+        Files.writeString(config, """
+                [mqtt]
+                host = "127.0.0.1"
+                port = %d
+                anonymous = true
+                [http]
+                host = "127.0.0.1"
+                port = %d
+                [data]
+                dir = "%s"
+                fsync = "%s"
+                %s
+                """.formatted(mqtt, http, Clients.tomlPath(dir.resolve("data")), fsync, extra));
+        return config;
+    }
+
     /** Starts {@code junction run --config config} on this test's class path, its output going to {@code log}. */
     public static Process start(Path config, Path log) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");

@@ -202,15 +202,22 @@ public final class MqttDriverType implements DriverType {
     /** One module's generic driver: the templates resolved with its settings. */
     private final class Instance implements Driver {
         private DriverContext context;
+        private ObjectNode settings;
         private final Map<RoutingKey, String> statusByKey = new HashMap<>();
+        /** Function → its command's key, resolved once from the module's settings. */
+        private final Map<String, RoutingKey> commandKeys = new HashMap<>();
 
         @Override
         public void start(DriverContext context) {
             this.context = context;
+            this.settings = context.settings();
             for (var e : status.entrySet()) {
                 RoutingKey key = RoutingKey.of(resolve(e.getValue()));
                 statusByKey.put(key, e.getKey());
                 context.follow(RoutingPattern.of(key.value()));
+            }
+            for (var e : commands.entrySet()) {
+                commandKeys.put(e.getKey(), RoutingKey.of(resolve(e.getValue().key())));
             }
         }
 
@@ -243,10 +250,11 @@ public final class MqttDriverType implements DriverType {
                 }
                 payload = o;
             }
-            RoutingKey key = RoutingKey.of(resolve(c.key()));
+            RoutingKey key = commandKeys.get(function.name());
             return context.send(key, payload).thenApply(m -> Json.object().put("key", key.value()).put("id", m.id()));
         }
 
+        /** A key template with the module's settings (and device) filled in; only at start. */
         private String resolve(String template) {
             Matcher m = PLACEHOLDER.matcher(template);
             StringBuilder out = new StringBuilder();
@@ -257,7 +265,7 @@ public final class MqttDriverType implements DriverType {
                     value = context.device().orElseThrow(() -> new IllegalStateException("module " + context.moduleId()
                             + " has no device, but key '" + template + "' of driver " + metadata.id() + " names {device}"));
                 } else {
-                    JsonNode v = context.settings().get(name);
+                    JsonNode v = settings.get(name);
                     if (v == null || !(v.isTextual() || v.isNumber())) {
                         throw new IllegalStateException("module " + context.moduleId() + " needs the setting '" + name
                                 + "' (text) for key '" + template + "' of driver " + metadata.id());

@@ -2,7 +2,6 @@ package io.junction.server.devices;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.server.Clients;
 
@@ -35,20 +34,7 @@ final class DevicesClients {
 
     /** A server config on free ports, a light on the mesh mapped to bedroom.light, and a generic MQTT light driver. */
     static JunctionConfig config(Path dir, String extra) {
-        return new ConfigLoader(Clients.ENV::get).parse("devices-test.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-                fsync = "never"
-
+        return Clients.config(dir, "never", """
                 [mapping.devices]
                 "mesh/b5ea3f/42" = "bedroom.light"
 
@@ -63,7 +49,7 @@ final class DevicesClients {
                 payload = "state"
 
                 %s
-                """.formatted(dir.resolve("data").toString().replace("\\", "\\\\"), extra));
+                """.formatted(extra));
     }
 
     record Reply(int status, JsonNode json, String text) {

@@ -7,7 +7,6 @@ import io.junction.server.ServerProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -27,26 +26,14 @@ class JobsSurviveKillTest {
     Path dir;
 
     Path config(int mqtt, int http) throws Exception {
-        Path config = dir.resolve("junction.toml");
-        Files.writeString(config, """
-                [mqtt]
-                host = "127.0.0.1"
-                port = %d
-                anonymous = true
-                [http]
-                host = "127.0.0.1"
-                port = %d
-                [data]
-                dir = "%s"
-
+        return ServerProcess.writeConfig(dir, mqtt, http, "always", """
                 [[jobs]]
                 name = "water"
                 driver = "virtual"
                 params = { duration = ["Duration", "5m"] }
                 steps = [ { call = "power", args = { state = true } }, { wait = "{duration}" }, { call = "power", args = { state = false } } ]
                 neutral = [ { call = "power", args = { state = false } } ]
-                """.formatted(mqtt, http, dir.resolve("data").toString().replace("\\", "\\\\")));
-        return config;
+                """);
     }
 
     static boolean power(int http, String token) throws Exception {

@@ -6,7 +6,6 @@ import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 
 import io.junction.core.Json;
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.testing.Tools;
 import io.junction.server.Clients;
@@ -34,20 +33,7 @@ final class EngineClients {
 
     /** A server config for tests: ephemeral ports, anonymous MQTT, the data in {@code dir}, plus {@code extra} TOML. */
     static JunctionConfig config(Path dir, String extra) {
-        return new ConfigLoader(Clients.ENV::get).parse("engine-test.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-                fsync = "never"
-
+        return Clients.config(dir, "never", """
                 [mapping.devices]
                 "mesh/b5ea3f/42" = "bedroom.light"
 
@@ -55,7 +41,7 @@ final class EngineClients {
                 "M" = "brightness"
 
                 %s
-                """.formatted(dir.resolve("data").toString().replace("\\", "\\\\"), extra));
+                """.formatted(extra));
     }
 
     record Reply(int status, JsonNode json, String text) {

@@ -5,7 +5,6 @@ import io.junction.server.Clients;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.testing.Tools;
 import io.junction.server.Junction;
@@ -72,19 +71,7 @@ class LiveVideoTest {
             ex.close();
         });
         reactor.start();
-        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("media.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-
+        JunctionConfig config = Clients.config(dir, "always", """
                 [rtmp]
                 port = 0
                 host = "127.0.0.1"
@@ -121,7 +108,7 @@ class LiveVideoTest {
                 url = "http://127.0.0.1:%d/reactor"
                 app = "dyn"
                 update_interval = 1
-                """.formatted(dir.resolve("data"), reactor.getAddress().getPort()));
+                """.formatted(reactor.getAddress().getPort()));
         node = Junction.start(config);
         http = node.httpPort();
         rtmp = get(http, "/api/media").json().path("rtmp").path("port").asInt();

@@ -1,6 +1,5 @@
 package io.junction.server.media;
 
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.testing.Tools;
 import io.junction.server.Clients;
 import io.junction.server.Junction;
@@ -30,23 +29,14 @@ class NoOrphanFfmpegTest {
     @Test
     void closingTheServerStopsEveryFfmpegChild() throws Exception {
         Tools.require("ffmpeg", "ffmpeg");
-        Junction node = Junction.start(new ConfigLoader(Clients.ENV::get).parse("orphans.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-                [http]
-                port = 0
-                host = "127.0.0.1"
-                [data]
-                dir = "%s"
+        Junction node = Junction.start(Clients.config(dir, "always", """
                 [rtmp]
                 port = 0
                 host = "127.0.0.1"
                 [[workflows]]
                 name = "live"
                 steps = [{ type = "rtmp_receive", app = "live" }, { type = "ffmpeg_hls" }, { type = "ffmpeg_transcode", size = "160x120" }]
-                """.formatted(dir.resolve("data"))));
+                """));
         Process pub = null;
         try {
             int rtmp = MediaTools.get(node.httpPort(), "/api/media").json().path("rtmp").path("port").asInt();

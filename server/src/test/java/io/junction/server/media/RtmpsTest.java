@@ -2,7 +2,6 @@ package io.junction.server.media;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.testing.Tools;
 import io.junction.server.Clients;
 import io.junction.server.Junction;
@@ -32,16 +31,7 @@ class RtmpsTest {
         assertThat(MediaTools.run(List.of(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
                 "-out", cert.toString(), "-days", "2", "-subj", "/CN=127.0.0.1"), 30).exit()).isZero();
         assertThat(MediaTools.run(List.of(openssl, "pkcs8", "-topk8", "-nocrypt", "-in", key.toString(), "-out", key8.toString()), 30).exit()).isZero();
-        Junction node = Junction.start(new ConfigLoader(Clients.ENV::get).parse("rtmps.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-                [http]
-                port = 0
-                host = "127.0.0.1"
-                [data]
-                dir = "%s"
+        Junction node = Junction.start(Clients.config(dir, "always", """
                 [rtmp]
                 port = 0
                 host = "127.0.0.1"
@@ -52,7 +42,7 @@ class RtmpsTest {
                 [[workflows]]
                 name = "secure"
                 steps = [{ type = "rtmp_receive", app = "live" }, { type = "rtmp_watch", app = "watch" }]
-                """.formatted(dir.resolve("data"), cert, key8)));
+                """.formatted(cert, key8)));
         Process pub = null;
         try {
             int http = node.httpPort();

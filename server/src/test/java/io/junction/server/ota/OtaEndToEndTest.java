@@ -5,7 +5,6 @@ import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 
 import io.junction.core.Json;
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.server.Clients;
 import io.junction.server.Junction;
@@ -64,19 +63,7 @@ class OtaEndToEndTest {
         Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n"
                 + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pair.getPrivate().getEncoded())
                 + "\n-----END PRIVATE KEY-----\n");
-        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("ota.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-
+        JunctionConfig config = Clients.config(dir, "always", """
                 [ota]
                 max_image_bytes = 200000
                 signing_key = "%s"
@@ -84,7 +71,7 @@ class OtaEndToEndTest {
 
                 [ota.groups]
                 "fleet-a" = ["grp-1", "grp-2"]
-                """.formatted(dir.resolve("data"), key));
+                """.formatted(key));
         node = Junction.start(config);
         http = new Http(node.httpPort());
         mqtt = node.mqttPort();

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.server.Junction;
 
@@ -40,22 +39,10 @@ class TelemetryEndToEndTest {
 
     @BeforeAll
     static void start() {
-        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("telemetry.toml", """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-
+        JunctionConfig config = Clients.config(dir, "always", """
                 [telemetry]
                 max_buckets = 100000
-                """.formatted(dir.resolve("data")));
+                """);
         node = Junction.start(config);
         mqtt = node.mqttPort();
         http = node.httpPort();

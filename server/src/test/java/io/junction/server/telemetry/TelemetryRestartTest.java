@@ -40,22 +40,11 @@ class TelemetryRestartTest {
     void aKillNineInTheMiddleOfABatchLosesAndDuplicatesNothing() throws Exception {
         int mqtt = Tools.freePort();
         int http = Tools.freePort();
-        Path config = dir.resolve("junction.toml");
         // Small batches, so that the kill lands among many of them.
-        Files.writeString(config, """
-                [mqtt]
-                host = "127.0.0.1"
-                port = %d
-                anonymous = true
-                [http]
-                host = "127.0.0.1"
-                port = %d
-                [data]
-                dir = "%s"
-                fsync = "never"
+        Path config = ServerProcess.writeConfig(dir, mqtt, http, "never", """
                 [telemetry]
                 batch = 50
-                """.formatted(mqtt, http, dir.resolve("data")));
+                """);
 
         // Kill the server while the writer is behind the stream (its lag gauge above 0), then restart it; up to six
         // rounds, until one restart resumed behind the end of the stream, i.e. the kill came between batches being stored
