@@ -122,6 +122,19 @@ final class ExecBench {
         return b.isEmpty() ? "(not found in /metrics)" : b.toString().trim();
     }
 
+    /** Calls {@code send} with 0, 1, ... {@code total - 1}, {@code rate} times a second on a fixed schedule (open loop). */
+    private static void paced(long total, int rate, java.util.function.LongConsumer send) {
+        long interval = 1_000_000_000L / rate;
+        long start = System.nanoTime();
+        for (long i = 0; i < total; i++) {
+            long wait = start + i * interval - System.nanoTime();
+            if (wait > 0) {
+                LockSupport.parkNanos(wait);
+            }
+            send.accept(i);
+        }
+    }
+
     private static void post(JunctionServer server, String token, String path, String body) throws IOException, InterruptedException {
         HttpResponse<String> r = Net.http().send(Net.bearer(HttpRequest.newBuilder(URI.create(server.baseUrl() + path)), token)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
@@ -148,16 +161,10 @@ final class ExecBench {
                 }
             }
         });
-        long interval = 1_000_000_000L / rate;
-        long start = System.nanoTime();
-        for (long i = 0; i < total; i++) {
-            long wait = start + i * interval - System.nanoTime();
-            if (wait > 0) {
-                LockSupport.parkNanos(wait);
-            }
+        paced(total, rate, i -> {
             sent.add(System.nanoTime());
             c.send("ping");
-        }
+        });
         if (!answered.await(30, TimeUnit.SECONDS)) {
             throw new IllegalStateException(answered.getCount() + " pings were not answered");
         }
@@ -185,18 +192,11 @@ final class ExecBench {
                 answered.countDown();
             }
         });
-        long interval = 1_000_000_000L / rate;
-        long start = System.nanoTime();
-        for (long i = 0; i < total; i++) {
-            long due = start + i * interval;
-            long wait = due - System.nanoTime();
-            if (wait > 0) {
-                LockSupport.parkNanos(wait);
-            }
+        paced(total, rate, i -> {
             sent.put(i, System.nanoTime());
             c.send("{\"id\": " + i + ", \"cmd\": \"exec\", \"sys\": \"bench\", \"mod\": \"" + mod + "\", \"index\": 1, \"name\": \""
                     + fn + "\", \"args\": " + args + "}");
-        }
+        });
         if (!answered.await(30, TimeUnit.SECONDS)) {
             throw new IllegalStateException(answered.getCount() + " exec requests were not answered");
         }
@@ -241,16 +241,9 @@ final class ExecBench {
         // The value of each change is the bench's System.nanoTime() when it was requested (one JVM reads both ends).
         Client setter = new Client(url, frame -> { });
         long total = (long) changes * seconds;
-        long interval = 1_000_000_000L / changes;
         long start = System.nanoTime();
-        for (long i = 0; i < total; i++) {
-            long wait = start + i * interval - System.nanoTime();
-            if (wait > 0) {
-                LockSupport.parkNanos(wait);
-            }
-            setter.send("{\"id\": " + i + ", \"cmd\": \"exec\", \"sys\": \"bench\", \"mod\": \"Virtual\", \"index\": 1, \"name\": \"set\", "
-                    + "\"args\": {\"name\": \"level\", \"value\": " + System.nanoTime() + "}}");
-        }
+        paced(total, changes, i -> setter.send("{\"id\": " + i + ", \"cmd\": \"exec\", \"sys\": \"bench\", \"mod\": \"Virtual\", \"index\": 1, \"name\": \"set\", "
+                    + "\"args\": {\"name\": \"level\", \"value\": " + System.nanoTime() + "}}"));
         long expected = total * clients;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (received.get() < expected && System.nanoTime() < deadline) {
