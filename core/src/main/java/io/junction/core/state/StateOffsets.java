@@ -1,0 +1,46 @@
+package io.junction.core.state;
+
+import io.junction.core.stream.CommittedOffset;
+
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A follower's committed offset kept in the state port, under {@code offsets/<stream>/<follower>} as
+ * {@code {"next": 123}}.
+ */
+public final class StateOffsets implements CommittedOffset {
+
+    static final String COLLECTION = "offsets";
+    private static final Pattern NEXT = Pattern.compile("\"next\"\\s*:\\s*(\\d+)");
+
+    private final StateStore state;
+    private final String key;
+    private final long fallback;
+
+    private StateOffsets(StateStore state, String key, long fallback) {
+        this.state = state;
+        this.key = key;
+        this.fallback = fallback;
+    }
+
+    /** The offset of follower {@code follower} of stream {@code stream}; {@code fallback} when none was committed. */
+    public static StateOffsets of(StateStore state, String stream, String follower, long fallback) {
+        String key = stream + "/" + follower;
+        StateStore.check(COLLECTION, key);
+        return new StateOffsets(state, key, fallback);
+    }
+
+    @Override
+    public long load() {
+        return state.get(COLLECTION, key).map(r -> {
+            Matcher m = NEXT.matcher(r.json());
+            return m.find() ? Long.parseLong(m.group(1)) : fallback;
+        }).orElse(fallback);
+    }
+
+    @Override
+    public void commit(long next) {
+        state.put(COLLECTION, key, "{\"next\":" + next + "}");
+    }
+}
