@@ -7,6 +7,7 @@ import io.junction.core.device.DeviceFacts;
 import io.junction.core.device.DevicePublisher;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
+import io.junction.core.state.StateStore;
 import io.junction.core.status.StatusStore;
 import io.junction.core.stream.MessageStream;
 
@@ -22,10 +23,11 @@ import java.time.Clock;
  * @param facts     where a feature adds what it knows of devices, shown with their records
  * @param processed the processed stream: what scripts, drivers and pass-through rules produce
  * @param commands  egress: commands to devices by routing key, recorded in the raw stream
+ * @param state     the state port: what a feature is configured with at run time and must keep across restarts
  * @param dataDir   the absolute data directory; a feature keeps its files in a folder of its own under it
  */
 record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, MessageStream processed,
-                      StatusStore status,
+                      StatusStore status, StateStore state,
                       DeviceDirectory devices, DeviceFacts facts, DevicePublisher publisher, CommandSender commands,
                       MeterRegistry metrics, RouteTable routes,
                       Path dataDir) {

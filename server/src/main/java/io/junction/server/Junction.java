@@ -6,6 +6,7 @@ import io.junction.core.config.ConfigException;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
+import io.junction.core.state.StateStore;
 import io.junction.core.stream.MessageStream;
 import io.junction.devices.auth.Accounts;
 import io.junction.mqtt.broker.BrokerSettings;
@@ -21,6 +22,7 @@ import io.junction.mqtt.ingress.Egress;
 import io.junction.mqtt.ingress.Ingress;
 import io.junction.mqtt.ingress.TopicMapping;
 import io.junction.store.log.LogStream;
+import io.junction.store.state.SqliteStateStore;
 import io.junction.store.status.EmbeddedStatusStore;
 
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -112,6 +114,8 @@ public final class Junction implements AutoCloseable {
         EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir);
         closeInReverse.push(status);
         closeInReverse.push(status.follow(raw));
+        StateStore state = SqliteStateStore.open(dataDir, clock);
+        closeInReverse.push(state);
         storeComponent.ready();
 
         // MQTT: the broker hands every publish to ingress, which acknowledges once the message is durable.
@@ -148,7 +152,7 @@ public final class Junction implements AutoCloseable {
                 .register(routes);
 
         // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
-        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, devices, facts,
+        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, state, devices, facts,
                 broker::publish, egress, metrics, routes, dataDir);
         Accounts accounts = AuthFeature.start(features);
         closeInReverse.push(accounts);
