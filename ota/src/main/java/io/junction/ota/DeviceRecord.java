@@ -11,6 +11,8 @@ import java.util.Optional;
 final class DeviceRecord {
 
     final String uid;
+    /** the order the service met devices in, kept across restarts */
+    final long seq;
     /** the version the device last said it runs, or that it installed */
     Optional<PackageVersion> version = Optional.empty();
     long versionAt;
@@ -18,8 +20,9 @@ final class DeviceRecord {
     DeviceProtocol.Encoding encoding = DeviceProtocol.Encoding.JSON;
     long seenAt;
 
-    DeviceRecord(String uid) {
+    DeviceRecord(String uid, long seq) {
         this.uid = uid;
+        this.seq = seq;
     }
 
     void version(PackageVersion v, long now) {
@@ -43,15 +46,17 @@ final class DeviceRecord {
         return n;
     }
 
-    record Stored(String uid, Optional<String> version, long versionAt, DeviceProtocol.Encoding encoding, long seenAt) {
+    /** How it is stored: under {@code ota.devices/<uid>} in the state port (and so it was in the old state file). */
+    record Doc(String uid, Optional<String> version, long versionAt, DeviceProtocol.Encoding encoding, long seenAt, long seq) {
     }
 
-    Stored store() {
-        return new Stored(uid, version.map(PackageVersion::toString), versionAt, encoding, seenAt);
+    Doc doc() {
+        return new Doc(uid, version.map(PackageVersion::toString), versionAt, encoding, seenAt, seq);
     }
 
-    static DeviceRecord restore(Stored s) {
-        DeviceRecord d = new DeviceRecord(s.uid());
+    /** The device of {@code s}; {@code seq} replaces what it says (the old state file had no seq). */
+    static DeviceRecord fromDoc(Doc s, long seq) {
+        DeviceRecord d = new DeviceRecord(s.uid(), seq);
         if (s.version() != null && s.version().isPresent()) {
             d.version = Optional.of(PackageVersion.parse(s.version().get()));
         }

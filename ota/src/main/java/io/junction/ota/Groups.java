@@ -7,7 +7,7 @@ import java.util.TreeMap;
 
 /**
  * Device groups: those of the config file ({@code [ota.groups]}, fixed) and those made over the API (kept in the
- * state file). A member is a device uid or a glob pattern with {@code *} ({@code sensor-*}). Owned by the actor.
+ * state port). A member is a device uid or a glob pattern with {@code *} ({@code sensor-*}). Owned by the actor.
  */
 final class Groups {
 
@@ -51,6 +51,10 @@ final class Groups {
 
     void remove(String name) {
         managed.remove(name);
+    }
+
+    Map<String, List<String>> configured() {
+        return configured;
     }
 
     Map<String, List<String>> managed() {

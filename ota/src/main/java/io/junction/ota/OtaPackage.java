@@ -43,12 +43,12 @@ public record OtaPackage(String id, PackageVersion version, String target, Strin
         return n;
     }
 
-    /** How the catalogue stores it. */
-    record Stored(String id, String version, String target, String notes, long size, String sha256,
-                  Optional<String> signature, long createdAt) {
+    /** How the state port stores it, under {@code ota.packages/<id>}; {@code seq} keeps the upload order. */
+    record Doc(long seq, String id, String version, String target, String notes, long size, String sha256,
+               Optional<String> signature, long createdAt) {
 
-        static Stored of(OtaPackage p) {
-            return new Stored(p.id, p.version.toString(), p.target, p.notes, p.size, p.sha256, p.signature, p.createdAt);
+        static Doc of(OtaPackage p, long seq) {
+            return new Doc(seq, p.id, p.version.toString(), p.target, p.notes, p.size, p.sha256, p.signature, p.createdAt);
         }
 
         OtaPackage toPackage() {

@@ -8,6 +8,8 @@ import io.junction.core.http.ApiRequest;
 import io.junction.core.http.ApiResponse;
 import io.junction.core.http.Method;
 import io.junction.core.http.RouteTable;
+import io.junction.ota.RolloutCommand.Change;
+import io.junction.ota.RolloutCommand.RolloutSpec;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -21,7 +23,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** The OTA HTTP routes: they validate what comes in and hand the rest to the {@link OtaService} actor. */
+/**
+ * The OTA HTTP routes: they parse and validate what comes in, read the {@link Catalogue}, and send the
+ * {@link Rollouts} actor typed requests.
+ */
 final class OtaRoutes {
 
     private static final String OCTETS = "application/octet-stream";
@@ -34,14 +39,13 @@ final class OtaRoutes {
     }
 
     void register(RouteTable t) {
+        Rollouts actor = ota.rollouts;
+        // The catalogue (packages, groups) is read from the snapshot the actor publishes; the rest is a typed request.
         t.add(Method.POST, "/api/ota/packages", this::upload);
-        t.add(Method.GET, "/api/ota/packages", r -> ApiResponse.json(ota.ask(ota::packagesJson)));
-        t.add(Method.GET, "/api/ota/packages/{id}", r -> ApiResponse.json(ota.ask(() -> ota.packageJson(r.pathParam("id")))));
+        t.add(Method.GET, "/api/ota/packages", r -> ApiResponse.json(ota.catalogue().packagesJson()));
+        t.add(Method.GET, "/api/ota/packages/{id}", r -> ApiResponse.json(ota.catalogue().packageJson(r.pathParam("id"))));
         t.add(Method.DELETE, "/api/ota/packages/{id}", r -> {
-            ota.ask(() -> {
-                ota.deletePackage(r.pathParam("id"));
-                return null;
-            });
+            Rollouts.await(actor.deletePackage(r.pathParam("id")));
             return ApiResponse.status(204);
         });
         // Devices download images without a token (they hold MQTT credentials, not API tokens); each checks what it
@@ -49,33 +53,30 @@ final class OtaRoutes {
         t.add(Method.GET, "/ota/images/{id}", Access.OPEN, this::image);
         t.add(Method.GET, "/api/ota/signing-key", Access.OPEN, r -> signingKey()); // a public key devices and tools fetch
 
-        t.add(Method.POST, "/api/ota/rollouts", r -> ApiResponse.json(201, ota.ask(() -> ota.createRollout(rolloutSpec(r.bodyJson())))));
-        t.add(Method.GET, "/api/ota/rollouts", r -> ApiResponse.json(ota.ask(ota::rolloutsJson)));
-        t.add(Method.GET, "/api/ota/rollouts/{id}", r -> ApiResponse.json(ota.ask(() -> ota.rolloutJson(r.pathParam("id")))));
+        t.add(Method.POST, "/api/ota/rollouts", r -> ApiResponse.json(201, Rollouts.await(actor.createRollout(rolloutSpec(r.bodyJson())))));
+        t.add(Method.GET, "/api/ota/rollouts", r -> ApiResponse.json(Rollouts.await(actor.rolloutsView())));
+        t.add(Method.GET, "/api/ota/rollouts/{id}", r -> ApiResponse.json(Rollouts.await(actor.rolloutView(r.pathParam("id")))));
         t.add(Method.POST, "/api/ota/rollouts/{id}/{action}", r -> {
-            OtaService.Change change = switch (r.pathParam("action")) {
-                case "pause" -> OtaService.Change.PAUSE;
-                case "resume" -> OtaService.Change.RESUME;
-                case "cancel" -> OtaService.Change.CANCEL;
-                case "advance" -> OtaService.Change.ADVANCE;
+            Change change = switch (r.pathParam("action")) {
+                case "pause" -> Change.PAUSE;
+                case "resume" -> Change.RESUME;
+                case "cancel" -> Change.CANCEL;
+                case "advance" -> Change.ADVANCE;
                 default -> throw ApiException.notFound("no rollout action '" + r.pathParam("action")
                         + "': use pause, resume, cancel or advance");
             };
-            return ApiResponse.json(ota.ask(() -> ota.changeRollout(r.pathParam("id"), change)));
+            return ApiResponse.json(Rollouts.await(actor.changeRollout(r.pathParam("id"), change)));
         });
 
-        t.add(Method.GET, "/api/ota/groups", r -> ApiResponse.json(ota.ask(ota::groupsJson)));
-        t.add(Method.GET, "/api/ota/groups/{name}", r -> ApiResponse.json(ota.ask(() -> ota.groupJson(r.pathParam("name")))));
+        t.add(Method.GET, "/api/ota/groups", r -> ApiResponse.json(ota.catalogue().groupsJson()));
+        t.add(Method.GET, "/api/ota/groups/{name}", r -> ApiResponse.json(ota.catalogue().groupJson(r.pathParam("name"))));
         t.add(Method.PUT, "/api/ota/groups/{name}", r -> {
             String name = groupName(r.pathParam("name"));
             List<String> members = members(r.bodyJson());
-            return ApiResponse.json(ota.ask(() -> ota.putGroup(name, members)));
+            return ApiResponse.json(Rollouts.await(actor.putGroup(name, members)));
         });
         t.add(Method.DELETE, "/api/ota/groups/{name}", r -> {
-            ota.ask(() -> {
-                ota.deleteGroup(r.pathParam("name"));
-                return null;
-            });
+            Rollouts.await(actor.deleteGroup(r.pathParam("name")));
             return ApiResponse.status(204);
         });
         t.add(Method.POST, "/api/ota/groups/{name}/link", r -> {
@@ -83,12 +84,12 @@ final class OtaRoutes {
             if (!b.isObject() || !b.path("package").isTextual()) {
                 throw ApiException.badRequest("send {\"package\": \"<package id>\"}");
             }
-            return ApiResponse.json(201, ota.ask(() -> ota.link(r.pathParam("name"), b.get("package").asText())));
+            return ApiResponse.json(201, Rollouts.await(actor.link(r.pathParam("name"), b.get("package").asText())));
         });
-        t.add(Method.DELETE, "/api/ota/groups/{name}/link", r -> ApiResponse.json(ota.ask(() -> ota.unlink(r.pathParam("name")))));
+        t.add(Method.DELETE, "/api/ota/groups/{name}/link", r -> ApiResponse.json(Rollouts.await(actor.unlink(r.pathParam("name")))));
 
-        t.add(Method.GET, "/api/ota/devices", r -> ApiResponse.json(ota.ask(ota::devicesJson)));
-        t.add(Method.GET, "/api/ota/devices/{uid}", r -> ApiResponse.json(ota.ask(() -> ota.deviceJson(r.pathParam("uid")))));
+        t.add(Method.GET, "/api/ota/devices", r -> ApiResponse.json(Rollouts.await(actor.devicesView())));
+        t.add(Method.GET, "/api/ota/devices/{uid}", r -> ApiResponse.json(Rollouts.await(actor.deviceView(r.pathParam("uid")))));
     }
 
     // ---- packages ----
@@ -125,16 +126,16 @@ final class OtaRoutes {
                     + ota.settings().maxImageBytes() + " ([ota] max_image_bytes)");
         }
         // A cheap early refusal; the actor checks again when it commits, since another upload may race this one.
-        for (OtaPackage q : ota.packageViews()) {
+        for (OtaPackage q : ota.catalogue().allPackages()) {
             if (q.target().equals(target) && q.version().equals(version)) {
-                throw OtaService.conflict("version " + version + " for target " + target + " already exists as package " + q.id());
+                throw Rollouts.conflict("version " + version + " for target " + target + " already exists as package " + q.id());
             }
         }
-        String id = ota.newId();
+        String id = ota.rollouts.newId();
         ImageStore.Staged staged = ota.images.stage(id, image);
         Optional<String> signature = ota.signer().map(s -> Base64.getEncoder().encodeToString(s.sign(staged.sha256())));
         OtaPackage p = new OtaPackage(id, version, target, notes, staged.size(), staged.sha256Hex(), signature, ota.now());
-        OtaPackage committed = ota.ask(() -> ota.commitPackage(p, staged));
+        OtaPackage committed = Rollouts.await(ota.rollouts.addPackage(p, staged));
         return ApiResponse.json(201, committed.toJson()).withHeader("Location", "/api/ota/packages/" + committed.id());
     }
 
@@ -152,7 +153,7 @@ final class OtaRoutes {
 
     private ApiResponse image(ApiRequest r) throws IOException {
         String id = r.pathParam("id");
-        OtaPackage p = ota.packageView(id).orElseThrow(() -> ApiException.notFound("no image " + id));
+        OtaPackage p = ota.catalogue().pkg(id).orElseThrow(() -> ApiException.notFound("no image " + id));
         String etag = "\"" + p.sha256() + "\"";
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("ETag", etag);
@@ -176,7 +177,7 @@ final class OtaRoutes {
                     + p.size() + " bytes; ask for a range that starts before that", Map.of("Content-Range", "bytes */" + p.size()));
             case ByteRange.Whole w -> {
                 byte[] all = ota.images.bytes(id);
-                device.ifPresent(d -> ota.httpProgress(d, id, p.size()));
+                device.ifPresent(d -> ota.rollouts.httpProgress(d, id, p.size()));
                 ota.httpBytes.increment(all.length);
                 yield new ApiResponse(200, OCTETS, all, headers);
             }
@@ -184,7 +185,7 @@ final class OtaRoutes {
                 ByteRange range = part.range();
                 byte[] bytes = ota.images.read(id, range.first(), (int) range.length());
                 headers.put("Content-Range", "bytes " + range.first() + "-" + range.last() + "/" + p.size());
-                device.ifPresent(d -> ota.httpProgress(d, id, range.last() + 1));
+                device.ifPresent(d -> ota.rollouts.httpProgress(d, id, range.last() + 1));
                 ota.httpBytes.increment(bytes.length);
                 yield new ApiResponse(206, OCTETS, bytes, headers);
             }
@@ -206,7 +207,7 @@ final class OtaRoutes {
 
     // ---- rollouts and groups ----
 
-    static OtaService.RolloutSpec rolloutSpec(JsonNode b) {
+    static RolloutSpec rolloutSpec(JsonNode b) {
         if (!b.isObject()) {
             throw ApiException.badRequest("send a JSON object such as {\"package\": \"<id>\", \"devices\": [\"dev1\"]}");
         }
@@ -274,7 +275,7 @@ final class OtaRoutes {
             throw ApiException.badRequest("\"advance\" is \"manual\" (POST .../advance) or \"auto\" (when every device of "
                     + "the stage is installed)");
         }
-        return new OtaService.RolloutSpec(b.get("package").asText(), target, stages, b.path("rollback").asBoolean(false),
+        return new RolloutSpec(b.get("package").asText(), target, stages, b.path("rollback").asBoolean(false),
                 advance.equals("auto"));
     }
 

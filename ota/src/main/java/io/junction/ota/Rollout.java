@@ -20,7 +20,7 @@ import java.util.Optional;
 
 /**
  * A package assigned to a set of devices, in stages, with the state of every device it has reached. Owned by the
- * {@link OtaService} actor: only its thread touches it.
+ * {@link Rollouts} actor: only its thread touches it.
  */
 final class Rollout {
 
@@ -75,6 +75,8 @@ final class Rollout {
     /** One device in the rollout. */
     static final class Entry {
         final String uid;
+        /** its place in the rollout: the order devices were added in, kept across restarts */
+        final int seq;
         /** 0-based index of the stage the device belongs to */
         final int stage;
         DeviceState state = DeviceState.PENDING;
@@ -84,9 +86,12 @@ final class Rollout {
         long updatedAt;
         /** last offer, chunk or progress: what the timeouts count from */
         long activityAt;
+        /** when the actor's time-out timer for it fires (epoch ms), 0 when none is set; not stored */
+        long timerAt;
 
-        Entry(String uid, int stage, long now) {
+        Entry(String uid, int seq, int stage, long now) {
             this.uid = uid;
+            this.seq = seq;
             this.stage = stage;
             this.updatedAt = now;
             this.activityAt = now;
@@ -104,13 +109,15 @@ final class Rollout {
     /** the group whose link made it, or empty */
     final String linkedGroup;
     final long createdAt;
+    /** its place among the rollouts: creation order, kept across restarts */
+    final long seq;
     int stage;
     Status status = Status.ACTIVE;
     long updatedAt;
     final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>();
 
     Rollout(String id, String packageId, PackageVersion version, Target target, int[] stages, boolean rollback,
-            boolean autoAdvance, String linkedGroup, long createdAt) {
+            boolean autoAdvance, String linkedGroup, long createdAt, long seq) {
         this.id = id;
         this.packageId = packageId;
         this.version = version;
@@ -121,6 +128,7 @@ final class Rollout {
         this.linkedGroup = linkedGroup;
         this.createdAt = createdAt;
         this.updatedAt = createdAt;
+        this.seq = seq;
     }
 
     /**
@@ -143,7 +151,7 @@ final class Rollout {
                 s++;
             }
             String uid = sorted.get(rank);
-            entries.put(uid, new Entry(uid, s, now));
+            entries.put(uid, new Entry(uid, entries.size(), s, now));
         }
     }
 
@@ -156,7 +164,7 @@ final class Rollout {
             while (s < stages.length - 1 && bucket >= stages[s]) {
                 s++;
             }
-            e = new Entry(uid, s, now);
+            e = new Entry(uid, entries.size(), s, now);
             entries.put(uid, e);
         }
         return e;
@@ -241,41 +249,47 @@ final class Rollout {
         return d;
     }
 
-    // ---- how the state file stores it ----
+    // ---- how the state port stores it (OtaState): the rollout, and each device's entry in a record of its own ----
 
-    record StoredEntry(String uid, int stage, String state, String reason, int attempts, long bytes, long updatedAt,
-                       long activityAt) {
+    /** The rollout without its devices, under {@code ota.rollouts/<id>}. */
+    record Doc(long seq, String id, String packageId, String version, TargetKind targetKind, List<String> targetDevices,
+               String targetValue, int[] stages, boolean rollback, boolean autoAdvance, String linkedGroup,
+               long createdAt, int stage, String status, long updatedAt) {
     }
 
-    record Stored(String id, String packageId, String version, TargetKind targetKind, List<String> targetDevices,
-                  String targetValue, int[] stages, boolean rollback, boolean autoAdvance, String linkedGroup,
-                  long createdAt, int stage, String status, long updatedAt, List<StoredEntry> entries) {
+    /** One device's entry, under {@code ota.entries/<rollout id>/<uid>}. */
+    record EntryDoc(int seq, String uid, int stage, String state, String reason, int attempts, long bytes, long updatedAt,
+                    long activityAt) {
     }
 
-    Stored store() {
-        List<StoredEntry> list = new ArrayList<>(entries.size());
-        for (Entry e : entries.values()) {
-            list.add(new StoredEntry(e.uid, e.stage, e.state.name(), e.reason, e.attempts, e.bytes, e.updatedAt, e.activityAt));
-        }
-        return new Stored(id, packageId, version.toString(), target.kind(), target.devices(), target.value(), stages,
-                rollback, autoAdvance, linkedGroup, createdAt, stage, status.name(), updatedAt, list);
+    Doc doc() {
+        return new Doc(seq, id, packageId, version.toString(), target.kind(), target.devices(), target.value(), stages,
+                rollback, autoAdvance, linkedGroup, createdAt, stage, status.name(), updatedAt);
     }
 
-    static Rollout restore(Stored s) {
-        Rollout r = new Rollout(s.id(), s.packageId(), PackageVersion.parse(s.version()),
-                new Target(s.targetKind(), s.targetDevices() == null ? List.of() : s.targetDevices(),
-                        s.targetValue() == null ? "" : s.targetValue()),
-                s.stages(), s.rollback(), s.autoAdvance(), s.linkedGroup() == null ? "" : s.linkedGroup(), s.createdAt());
-        r.stage = s.stage();
-        r.status = Status.valueOf(s.status());
-        r.updatedAt = s.updatedAt();
-        for (StoredEntry se : s.entries()) {
-            Entry e = new Entry(se.uid(), se.stage(), se.updatedAt());
-            e.state = DeviceState.valueOf(se.state());
-            e.reason = se.reason() == null ? "" : se.reason();
-            e.attempts = se.attempts();
-            e.bytes = se.bytes();
-            e.activityAt = se.activityAt();
+    static EntryDoc entryDoc(Entry e) {
+        return new EntryDoc(e.seq, e.uid, e.stage, e.state.name(), e.reason, e.attempts, e.bytes, e.updatedAt, e.activityAt);
+    }
+
+    /** The rollout of {@code d} with {@code entries} (in any order: they are put back in their {@code seq} order). */
+    static Rollout fromDoc(Doc d, List<EntryDoc> entries) {
+        Rollout r = new Rollout(d.id(), d.packageId(), PackageVersion.parse(d.version()),
+                new Target(d.targetKind(), d.targetDevices() == null ? List.of() : d.targetDevices(),
+                        d.targetValue() == null ? "" : d.targetValue()),
+                d.stages(), d.rollback(), d.autoAdvance(), d.linkedGroup() == null ? "" : d.linkedGroup(), d.createdAt(),
+                d.seq());
+        r.stage = d.stage();
+        r.status = Status.valueOf(d.status());
+        r.updatedAt = d.updatedAt();
+        List<EntryDoc> sorted = new ArrayList<>(entries);
+        sorted.sort(Comparator.comparingInt(EntryDoc::seq));
+        for (EntryDoc x : sorted) {
+            Entry e = new Entry(x.uid(), r.entries.size(), x.stage(), x.updatedAt());
+            e.state = DeviceState.valueOf(x.state());
+            e.reason = x.reason() == null ? "" : x.reason();
+            e.attempts = x.attempts();
+            e.bytes = x.bytes();
+            e.activityAt = x.activityAt();
             r.entries.put(e.uid, e);
         }
         return r;

@@ -2,6 +2,7 @@ package io.junction.server;
 
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.OtaSettings;
+import io.junction.core.hub.EventHub;
 import io.junction.ota.OtaService;
 import io.junction.ota.Signer;
 
@@ -26,6 +27,7 @@ final class OtaFeature {
                     + " bytes (about " + largestChunk + " once encoded) do not fit in [mqtt] max_payload_bytes = "
                     + context.config().mqtt().maxPayloadBytes() + "; lower chunk_bytes or raise max_payload_bytes");
         }
+        EventHub.Registration component = context.hub().register("ota");
         OtaService ota;
         try {
             ota = OtaService.builder()
@@ -35,15 +37,24 @@ final class OtaFeature {
                     .raw(context.raw())
                     .publisher(context.publisher())
                     .metrics(context.metrics())
+                    .state(context.state())
                     .dir(context.dataDir().resolve("ota"))
                     .signer(signer)
                     .start();
         } catch (IOException e) {
+            component.failed(e.getMessage());
             throw new StartupException("cannot start OTA: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            component.failed(String.valueOf(e.getMessage()));
+            throw e;
         }
         ota.register(context.routes());
         context.facts().add(ota::deviceFacts);
-        return ota;
+        component.ready();
+        return () -> {
+            ota.close();
+            component.stopped();
+        };
     }
 
     private static Optional<Signer> signer(OtaSettings settings, String source) {
