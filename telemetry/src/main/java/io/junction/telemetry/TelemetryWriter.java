@@ -102,7 +102,7 @@ final class TelemetryWriter implements AutoCloseable {
         storedAtNanos = System.nanoTime();
         long end = stream.endOffset();
         follower = StreamFollower.atLeastOnce(stream, "telemetry", new StoreCheckpoint(from),
-                m -> selection.wanted(m), capacity, this::handle);
+                selection::wanted, capacity, this::handle);
         log.info("telemetry writer started stream={} from={} end={}", stream.name(), from, end);
     }
 
