@@ -57,6 +57,7 @@ final class MediaFeature {
                     .ffmpeg(ffmpeg)
                     .hub(context.hub())
                     .hlsRoot(hlsRoot)
+                    .state(context.state())
                     .gopCacheBytes(settings.rtmp().gopCacheBytes())
                     .reactors(settings.reactors())
                     .clock(context.clock())

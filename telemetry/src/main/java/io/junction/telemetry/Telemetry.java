@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.util.HashSet;
 
 /**
@@ -52,7 +53,8 @@ public final class Telemetry implements AutoCloseable {
         TelemetryWriter writer = new TelemetryWriter(stream, store, out, new MessagePoints(flattener),
                 new TelemetryWriter.Selection(settings.keys(), new HashSet<>(settings.kinds()), settings.deviceTelemetry()),
                 settings.batch(), settings.queue(), metrics);
-        MaintenanceScheduler scheduler = new MaintenanceScheduler(maintenance, settings.maintenanceInterval(), metrics);
+        MaintenanceScheduler scheduler = new MaintenanceScheduler(maintenance::runOnce,
+                Duration.ofNanos(settings.maintenanceInterval()), clock, metrics);
         TelemetryRoutes routes = new TelemetryRoutes(out, new TelemetryReader(store, settings.retention(), settings.limits()),
                 settings.retention());
         writer.start();

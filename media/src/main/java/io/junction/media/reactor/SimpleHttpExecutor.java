@@ -1,8 +1,5 @@
 package io.junction.media.reactor;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -13,24 +10,24 @@ import java.time.Duration;
 
 /**
  * mmids' {@code simple_http} reactor executor: POSTs the stream name as a plain-text body to a URL. {@code 404} means
- * the stream has no workflow; {@code 200} carries the workflow definitions; anything else (or no answer) is tried
- * again, three tries in all with a growing delay, before the executor gives up. Blocks its caller: run it on a
- * virtual thread.
+ * the stream has no workflow; {@code 200} carries the workflow definitions; anything else (or no answer) may be
+ * tried again: {@link #TRIES} tries in all, the second after {@link #delayBefore}(2), the third after twice that.
+ * The workflow manager runs the tries and keeps the delays as timers; one {@link #attempt} blocks its caller (a
+ * virtual thread) for at most the timeout.
  */
 public final class SimpleHttpExecutor {
 
-    private static final Logger log = LoggerFactory.getLogger(SimpleHttpExecutor.class);
-    static final int TRIES = 3;
+    /** Tries of one question before the executor gives up. */
+    public static final int TRIES = 3;
     /** The largest answer read; a reactor's workflows are a few lines. */
     private static final int MAX_ANSWER = 1024 * 1024;
 
-    private final String reactor;
     private final URI url;
     private final Duration timeout;
     private final Duration retryDelay;
     private final HttpClient client;
 
-    /** What the reactor service said. */
+    /** What the reactor service said to one try. */
     public sealed interface Answer {
     }
 
@@ -42,47 +39,53 @@ public final class SimpleHttpExecutor {
     public record NotFound() implements Answer {
     }
 
-    /** No usable answer after every try. */
+    /** This try got no usable answer, and another try may: {@code reason} says what went wrong. */
+    public record Unavailable(String reason) implements Answer {
+    }
+
+    /** No usable answer, and trying again would not help (or every try was used). */
     public record Failed(String reason) implements Answer {
     }
 
     /**
      * @param retryDelay the delay before the second try; the third waits twice as long
      */
-    public SimpleHttpExecutor(String reactor, URI url, Duration timeout, Duration retryDelay) {
-        this.reactor = reactor;
+    public SimpleHttpExecutor(URI url, Duration timeout, Duration retryDelay) {
         this.url = url;
         this.timeout = timeout;
         this.retryDelay = retryDelay;
         this.client = HttpClient.newBuilder().connectTimeout(timeout).version(HttpClient.Version.HTTP_1_1).build();
     }
 
-    public Answer ask(String streamName) throws InterruptedException {
-        String last = "";
-        for (int attempt = 1; attempt <= TRIES; attempt++) {
-            if (attempt > 1) {
-                Thread.sleep(retryDelay.toMillis() * (attempt - 1));
-                log.info("reactor={} stream={} retry={} after: {}", reactor, streamName, attempt - 1, last);
+    /** How long to wait before try number {@code attempt} (2 or more) of a question. */
+    public Duration delayBefore(int attempt) {
+        return retryDelay.multipliedBy(Math.max(0, attempt - 1));
+    }
+
+    /** One try: asks the service about {@code streamName}. */
+    public Answer attempt(String streamName) throws InterruptedException {
+        try {
+            HttpResponse<byte[]> r = client.send(HttpRequest.newBuilder(url).timeout(timeout)
+                    .header("Content-Type", "text/plain; charset=utf-8")
+                    .POST(HttpRequest.BodyPublishers.ofString(streamName, StandardCharsets.UTF_8)).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            if (r.statusCode() == 404) {
+                return new NotFound();
             }
-            try {
-                HttpResponse<byte[]> r = client.send(HttpRequest.newBuilder(url).timeout(timeout)
-                        .header("Content-Type", "text/plain; charset=utf-8")
-                        .POST(HttpRequest.BodyPublishers.ofString(streamName, StandardCharsets.UTF_8)).build(),
-                        HttpResponse.BodyHandlers.ofByteArray());
-                if (r.statusCode() == 404) {
-                    return new NotFound();
+            if (r.statusCode() == 200) {
+                if (r.body().length > MAX_ANSWER) {
+                    return new Failed("the answer is larger than " + MAX_ANSWER + " bytes");
                 }
-                if (r.statusCode() == 200) {
-                    if (r.body().length > MAX_ANSWER) {
-                        return new Failed("the answer is larger than " + MAX_ANSWER + " bytes");
-                    }
-                    return new Found(new String(r.body(), StandardCharsets.UTF_8));
-                }
-                last = "HTTP " + r.statusCode();
-            } catch (IOException e) {
-                last = e.toString();
+                return new Found(new String(r.body(), StandardCharsets.UTF_8));
             }
+            return new Unavailable("HTTP " + r.statusCode());
+        } catch (IOException e) {
+            return new Unavailable(e.toString());
         }
-        return new Failed(TRIES + " tries failed, the last with " + last);
+    }
+
+    /** What a question comes to when its last try was {@link Unavailable}. */
+    public static Failed gaveUp(Unavailable last) {
+        return new Failed(TRIES + " tries failed, the last with " + last.reason());
     }
 }

@@ -1,6 +1,7 @@
 package io.junction.media.workflow;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.junction.core.Json;
@@ -92,6 +93,17 @@ public final class Definitions {
             list.add(so);
         }
         return build(name, list);
+    }
+
+    /** A definition as the API takes it ({@code {"name", "steps": [{"type", ...}]}}): {@link #fromJson} reads it back. */
+    static ObjectNode toJson(WorkflowDefinition d) {
+        ObjectNode o = Json.object().put("name", d.name());
+        ArrayNode steps = o.putArray("steps");
+        for (StepDefinition s : d.steps()) {
+            ObjectNode step = steps.addObject().put("type", s.type());
+            step.setAll((ObjectNode) Json.MAPPER.valueToTree(s.params()));
+        }
+        return o;
     }
 
     /**

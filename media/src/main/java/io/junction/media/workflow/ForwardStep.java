@@ -2,28 +2,43 @@ package io.junction.media.workflow;
 
 import io.junction.media.rtmp.MediaPacket;
 
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * {@code forward_to_workflow}: hands each stream to another workflow, which receives it at its first step. The target
- * is looked up for every stream event, so it may come and go. When the target's mailbox is full, frames are skipped
- * to the next key frame and counted, never queued without bound.
+ * is looked up for every stream event, so it may come and go. This workflow never waits for the target's mailbox (two
+ * workflows forwarding to each other would deadlock): when it is full, frames are skipped to the next key frame and
+ * counted, and a stream's start or end waits in order, per stream, for a retry timer of this workflow.
  */
 final class ForwardStep implements Step {
+
+    /** How long a start or end the target could not take waits before it is offered again. */
+    static final Duration RETRY = Duration.ofMillis(20);
 
     private final String workflow;
     private final StepDefinition.ForwardToWorkflow definition;
     private final MediaServices services;
+    private final Step.Output output;
     /** Streams whose next frames are skipped until a key frame, because the target could not take one. */
     private final Map<String, Boolean> skipping = new HashMap<>();
+    /**
+     * Per stream, the starts and ends the target has not taken yet, in order (at most an end and a start: a start
+     * and the end after it, both untaken, cancel out). Frames of such a stream are skipped until they are taken.
+     */
+    private final Map<String, ArrayDeque<WorkflowCommand>> waiting = new LinkedHashMap<>();
     private long skipped;
 
-    ForwardStep(String workflow, StepDefinition.ForwardToWorkflow definition, MediaServices services) {
+    ForwardStep(String workflow, StepDefinition.ForwardToWorkflow definition, MediaServices services, Step.Output output) {
         this.workflow = workflow;
         this.definition = definition;
         this.services = services;
+        this.output = output;
     }
 
     private Optional<Workflow> target() {
@@ -36,11 +51,16 @@ final class ForwardStep implements Step {
 
     @Override
     public void streamStarted(String stream) {
-        target().ifPresent(t -> send(t, new Workflow.StreamStart(stream, null, 0, -1, "workflow " + workflow)));
+        control(stream, new WorkflowCommand.StreamStart(stream, null, 0, -1, "workflow " + workflow));
     }
 
     @Override
     public boolean media(String stream, MediaPacket p) {
+        if (waiting.containsKey(stream)) {
+            skipping.put(stream, true);
+            skipped++;
+            return true;
+        }
         Optional<Workflow> t = target();
         if (t.isEmpty()) {
             return true;
@@ -50,7 +70,7 @@ final class ForwardStep implements Step {
             skipped++;
             return true;
         }
-        if (t.get().offer(new Workflow.Media(stream, 0, -1, p))) {
+        if (t.get().offer(new WorkflowCommand.Media(stream, 0, -1, p))) {
             if (skip && p.keyframe()) {
                 skipping.remove(stream);
             }
@@ -64,19 +84,53 @@ final class ForwardStep implements Step {
     @Override
     public void streamEnded(String stream) {
         skipping.remove(stream);
-        target().ifPresent(t -> send(t, new Workflow.StreamEnd(stream, 0, -1)));
+        control(stream, new WorkflowCommand.StreamEnd(stream, 0, -1));
     }
 
-    /** Never blocks this workflow on the target's mailbox (two workflows forwarding to each other would deadlock). */
-    private static void send(Workflow target, Workflow.Command c) {
-        if (!target.offer(c)) {
-            Thread.ofVirtual().start(() -> target.post(c));
+    /** Hands a start or end to the target now, or queues it behind the ones of its stream still waiting. */
+    private void control(String stream, WorkflowCommand c) {
+        ArrayDeque<WorkflowCommand> q = waiting.get(stream);
+        if (q == null) {
+            Optional<Workflow> t = target();
+            if (t.isEmpty() || t.get().offer(c)) {
+                return;
+            }
+            q = new ArrayDeque<>(2);
+            waiting.put(stream, q);
+            output.retryLater(RETRY);
+        } else if (c instanceof WorkflowCommand.StreamEnd && q.peekLast() instanceof WorkflowCommand.StreamStart) {
+            // The target never saw this start, so it need not see the end either.
+            q.pollLast();
+            if (q.isEmpty()) {
+                waiting.remove(stream);
+            }
+            return;
+        }
+        q.addLast(c);
+    }
+
+    @Override
+    public void retry() {
+        Optional<Workflow> t = target();
+        for (Iterator<ArrayDeque<WorkflowCommand>> it = waiting.values().iterator(); it.hasNext(); ) {
+            ArrayDeque<WorkflowCommand> q = it.next();
+            while (!q.isEmpty() && (t.isEmpty() || t.get().offer(q.peekFirst()))) {
+                // With no target any more, what waits has nowhere to go.
+                q.pollFirst();
+            }
+            if (q.isEmpty()) {
+                it.remove();
+            }
+        }
+        if (!waiting.isEmpty()) {
+            output.retryLater(RETRY);
         }
     }
 
     @Override
     public void stop() {
         skipping.clear();
+        waiting.clear();
     }
 
     @Override

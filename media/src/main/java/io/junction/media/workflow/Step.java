@@ -2,6 +2,7 @@ package io.junction.media.workflow;
 
 import io.junction.media.rtmp.MediaPacket;
 
+import java.time.Duration;
 import java.util.Map;
 
 /**
@@ -26,8 +27,21 @@ interface Step {
     /** What the API shows about the step beyond its definition (processes, players). */
     Map<String, Object> info();
 
-    /** Media a step produces later, on another thread; it enters the workflow at the next step. */
+    /** The timer the step asked for with {@link Output#retryLater} is due. */
+    default void retry() {
+    }
+
+    /**
+     * Media a step produces later, on another thread, enters the workflow at the next step; and a step that must try
+     * something again later asks its workflow for a timer.
+     */
     interface Output {
+        /**
+         * Calls {@link Step#retry} on the workflow's thread after {@code delay} of the workflow's clock, replacing a
+         * retry the step asked for before. Called on the workflow's thread.
+         */
+        void retryLater(Duration delay);
+
         void started(String stream, String from);
 
         void media(String stream, MediaPacket packet);

@@ -14,7 +14,7 @@ final class Steps {
             case StepDefinition.FfmpegPush p -> new FfmpegStep(workflow, index, d, services, output);
             case StepDefinition.FfmpegTranscode t -> new FfmpegStep(workflow, index, d, services, output);
             case StepDefinition.FfmpegPull p -> new PullStep(workflow, p, services, output);
-            case StepDefinition.ForwardToWorkflow f -> new ForwardStep(workflow, f, services);
+            case StepDefinition.ForwardToWorkflow f -> new ForwardStep(workflow, f, services, output);
         };
     }
 }

@@ -1,11 +1,19 @@
 package io.junction.media.workflow;
 
-import io.junction.core.actor.Mailbox;
+import io.junction.core.actor.Actor;
 import io.junction.media.rtmp.MediaPacket;
+import io.junction.media.workflow.WorkflowCommand.Apply;
+import io.junction.media.workflow.WorkflowCommand.Media;
+import io.junction.media.workflow.WorkflowCommand.RetryStep;
+import io.junction.media.workflow.WorkflowCommand.Snapshot;
+import io.junction.media.workflow.WorkflowCommand.Stop;
+import io.junction.media.workflow.WorkflowCommand.StreamEnd;
+import io.junction.media.workflow.WorkflowCommand.StreamStart;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,7 +26,8 @@ import java.util.concurrent.CompletableFuture;
  * a different definition restarts the steps and announces the live streams to the new ones.
  *
  * <p>Media enters through {@link #offer}: from publishers (at the workflow's matching {@code rtmp_receive} step),
- * from other workflows (at the first step) and from its own steps' ffmpeg output (at the step after them).
+ * from other workflows (at the first step) and from its own steps' ffmpeg output (at the step after them). The
+ * workflow runs on the {@link Actor} runtime; a step's retries are timers of that actor.
  */
 final class Workflow {
 
@@ -28,31 +37,6 @@ final class Workflow {
     static final int AT_RECEIVE = -1;
 
     enum State { PENDING, ACTIVE, FAILED, STOPPED }
-
-    sealed interface Command permits Apply, Stop, StreamStart, Media, StreamEnd, Snapshot {
-    }
-
-    /** Run this definition (restarting the steps if it differs from the current one); completes with whether it did. */
-    record Apply(WorkflowDefinition definition, String source, CompletableFuture<Boolean> done) implements Command {
-    }
-
-    /** Stop every step for good. */
-    record Stop(CompletableFuture<Void> done) implements Command {
-    }
-
-    /** A stream begins at step {@code from} (or {@link #AT_RECEIVE}); {@code generation} -1 = from outside. */
-    record StreamStart(String stream, String app, int from, int generation, String origin) implements Command {
-    }
-
-    record Media(String stream, int from, int generation, MediaPacket packet) implements Command {
-    }
-
-    record StreamEnd(String stream, int from, int generation) implements Command {
-    }
-
-    /** What the API shows. */
-    record Snapshot(CompletableFuture<Map<String, Object>> answer) implements Command {
-    }
 
     /** A stream the workflow knows: where it enters and where it came from. */
     private static final class StreamInfo {
@@ -77,7 +61,7 @@ final class Workflow {
 
     private final String name;
     private final MediaServices services;
-    private final Mailbox<Command> mailbox;
+    private final Actor<WorkflowCommand> actor;
     private volatile State state = State.PENDING;
     private volatile WorkflowDefinition definition;
     private String source = "";
@@ -90,7 +74,7 @@ final class Workflow {
     Workflow(String name, MediaServices services) {
         this.name = name;
         this.services = services;
-        this.mailbox = new Mailbox<Command>("workflow-" + name, MAILBOX).start(this::handle);
+        this.actor = Actor.start("workflow-" + name, MAILBOX, services.clock(), this::handle);
     }
 
     String name() {
@@ -105,49 +89,41 @@ final class Workflow {
         return definition;
     }
 
+    /** Runs {@code d}; completes with whether the steps (re)started. */
     CompletableFuture<Boolean> apply(WorkflowDefinition d, String source) {
-        CompletableFuture<Boolean> f = new CompletableFuture<>();
-        mailbox.send(new Apply(d, source, f));
-        return f;
+        CompletableFuture<Boolean> reply = new CompletableFuture<>();
+        actor.send(new Apply(d, source, reply));
+        return reply;
     }
 
+    /** Stops the workflow for good; completes once its steps are stopped (at once when it already was). */
     CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        try {
-            mailbox.send(new Stop(f));
-        } catch (IllegalStateException closed) {
-            f.complete(null);
-        }
-        return f;
+        CompletableFuture<Void> reply = new CompletableFuture<>();
+        actor.send(new Stop(reply));
+        return reply.exceptionally(closed -> null);
     }
 
+    /** The workflow as the API shows it. */
     CompletableFuture<Map<String, Object>> snapshot() {
-        CompletableFuture<Map<String, Object>> f = new CompletableFuture<>();
-        try {
-            mailbox.send(new Snapshot(f));
-        } catch (IllegalStateException closed) {
-            f.complete(Map.of("name", name, "state", "stopped"));
-        }
-        return f;
+        CompletableFuture<Map<String, Object>> reply = new CompletableFuture<>();
+        actor.send(new Snapshot(reply));
+        return reply.exceptionally(closed -> Map.of("name", name, "state", "stopped"));
     }
 
-    /** Hands a command over without blocking; false when the mailbox is full or closed. */
-    boolean offer(Command c) {
-        return mailbox.offer(c);
+    /** Hands a command over without blocking; false when the mailbox is full or the workflow stopped. */
+    boolean offer(WorkflowCommand c) {
+        return actor.tell(c);
     }
 
     /** Hands a command over, waiting for room (for threads that may block, such as ffmpeg readers). */
-    void post(Command c) {
-        try {
-            mailbox.send(c);
-        } catch (IllegalStateException closed) {
-            // the workflow stopped; what its steps still produce has nowhere to go
-        }
+    void post(WorkflowCommand c) {
+        // false only once the workflow stopped: what its steps still produce has nowhere to go
+        actor.send(c);
     }
 
-    private void handle(Command c) {
+    private void handle(WorkflowCommand c) {
         switch (c) {
-            case Apply a -> a.done().complete(apply(a));
+            case Apply a -> a.reply().complete(apply(a));
             case Stop s -> {
                 stopSteps();
                 state = State.STOPPED;
@@ -157,13 +133,19 @@ final class Workflow {
                     services.hub().publish(new StreamEvent(name, info.name, "stopped", info.origin));
                 }
                 streams.clear();
-                s.done().complete(null);
-                Thread.ofVirtual().start(() -> mailbox.close(1_000));
+                s.reply().complete(null);
+                // From its own handler, close only refuses new commands; what is queued is handled (and ignored).
+                actor.close();
             }
             case StreamStart s -> streamStart(s);
             case Media m -> media(m);
             case StreamEnd e -> streamEnd(e);
-            case Snapshot s -> s.answer().complete(view());
+            case Snapshot s -> s.reply().complete(view());
+            case RetryStep r -> {
+                if (r.generation() == generation && r.step() < steps.size()) {
+                    steps.get(r.step()).retry();
+                }
+            }
         }
     }
 
@@ -242,6 +224,11 @@ final class Workflow {
     private Step.Output output(int next, int gen) {
         return new Step.Output() {
             @Override
+            public void retryLater(Duration delay) {
+                actor.scheduleAfter(delay, new StepTimer(next - 1), new RetryStep(gen, next - 1));
+            }
+
+            @Override
             public void started(String stream, String from) {
                 post(new StreamStart(stream, null, next, gen, from));
             }
@@ -256,6 +243,10 @@ final class Workflow {
                 post(new StreamEnd(stream, next, gen));
             }
         };
+    }
+
+    /** The tag of a step's retry timer: a newer one replaces an older one. */
+    private record StepTimer(int step) {
     }
 
     private int entry(StreamInfo info) {

@@ -1,79 +1,72 @@
 package io.junction.media.workflow;
 
-import io.junction.core.actor.Mailbox;
+import io.junction.core.Json;
+import io.junction.core.actor.Actor;
 import io.junction.core.config.MediaSettings;
 import io.junction.core.hub.EventHub;
+import io.junction.core.state.StateRecord;
+import io.junction.core.state.StateStore;
 import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.reactor.SimpleHttpExecutor;
 import io.junction.media.rtmp.MediaPacket;
 import io.junction.media.rtmp.MediaSink;
 import io.junction.media.rtmp.RtmpGate;
 import io.junction.media.rtmp.RtmpPlayer;
+import io.junction.media.workflow.WorkflowManagerCommand.AskReactor;
+import io.junction.media.workflow.WorkflowManagerCommand.Get;
+import io.junction.media.workflow.WorkflowManagerCommand.ListAll;
+import io.junction.media.workflow.WorkflowManagerCommand.Publish;
+import io.junction.media.workflow.WorkflowManagerCommand.Put;
+import io.junction.media.workflow.WorkflowManagerCommand.ReactorAnswered;
+import io.junction.media.workflow.WorkflowManagerCommand.Remove;
+import io.junction.media.workflow.WorkflowManagerCommand.Restore;
+import io.junction.media.workflow.WorkflowManagerCommand.Unpublished;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
  * The workflow manager: the actor that starts, updates and stops workflows (from the config file, the API and
  * reactors) and decides, as the RTMP endpoint's {@link RtmpGate}, which publishes and plays they accept. A publish
  * goes to every running workflow whose {@code rtmp_receive} step accepts its app and stream key; when none does, a
  * reactor that serves the app is asked which workflows the stream should have, and keeps them while it lives.
+ *
+ * <p>Workflows defined through the API are kept in the state port (collection {@value #COLLECTION}) and started
+ * again on the next start; the config file's come from the config file every time. Reactor tries, their retries and
+ * re-asks are timers of this actor on the injected clock, one per publish (a newer one replaces an older one); the
+ * HTTP question itself runs on a virtual thread that reports back with a command.
  */
 public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(WorkflowManager.class);
-
-    private sealed interface Command permits Put, Remove, ListAll, Get, Publish, Unpublished, ReactorAnswer, Tick {
-    }
-
-    /** Create or update a workflow; answers its view once applied. */
-    private record Put(WorkflowDefinition definition, String source, CompletableFuture<Map<String, Object>> answer) implements Command {
-    }
-
-    /** Stop and forget a workflow; answers whether it existed. */
-    private record Remove(String name, CompletableFuture<Boolean> answer) implements Command {
-    }
-
-    private record ListAll(CompletableFuture<List<Map<String, Object>>> answer) implements Command {
-    }
-
-    private record Get(String name, CompletableFuture<Optional<Map<String, Object>>> answer) implements Command {
-    }
-
-    /** A client wants to publish; answers where its media goes, or fails with {@link Refused}. */
-    private record Publish(Session session, CompletableFuture<MediaSink> answer) implements Command {
-    }
-
-    /** A publisher stopped. */
-    private record Unpublished(Session session) implements Command {
-    }
-
-    /** A reactor answered for a session (first ask, or a re-ask when {@code refresh}). */
-    private record ReactorAnswer(Session session, SimpleHttpExecutor.Answer answer, boolean refresh) implements Command {
-    }
-
-    /** Time to ask a session's reactor again. */
-    private record Tick(Session session) implements Command {
-    }
+    /** Where workflows defined through the API are kept, by name. */
+    static final String COLLECTION = "workflows";
+    /** The source of workflows defined through the API: the only ones the state port keeps. */
+    static final String API = "api";
+    private static final int MAILBOX = 1024;
 
     private record Reactor(MediaSettings.ReactorSpec spec, SimpleHttpExecutor executor) {
         boolean serves(String app, String key) {
@@ -81,8 +74,17 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         }
     }
 
+    /** The tag of a publish's reactor timer (a retry or a re-ask): a newer one replaces an older one. */
+    private record ReactorTimer(long session) {
+    }
+
+    /** The tag of a publish's end, when the mailbox was full as it came: delivered as a timer instead. */
+    private record EndTimer(long session) {
+    }
+
     /** One live publish and the workflows its media goes to. */
     private final class Session implements MediaSink {
+        final long serial;
         final String app;
         final String key;
         final String remote;
@@ -90,12 +92,15 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         /** Read on the publisher's network thread, replaced on the manager's. */
         volatile Target[] targets = new Target[0];
         Reactor reactor;
+        /** The publish's answer while its reactor's first answer is awaited. */
         CompletableFuture<MediaSink> pending;
         final Set<String> reactorWorkflows = new HashSet<>();
-        ScheduledFuture<?> tick;
         boolean ended;
+        /** Whether the endpoint was told to end the publish. */
+        boolean closing;
 
-        Session(String app, String key, String remote, Runnable close) {
+        Session(long serial, String app, String key, String remote, Runnable close) {
+            this.serial = serial;
             this.app = app;
             this.key = key;
             this.remote = remote;
@@ -106,6 +111,14 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             return app + "/" + key;
         }
 
+        /** Tells the endpoint to end the publish (once). */
+        void closePublish() {
+            if (!closing) {
+                closing = true;
+                close.run();
+            }
+        }
+
         @Override
         public void media(MediaPacket p) {
             for (Target t : targets) {
@@ -113,11 +126,12 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             }
         }
 
+        /** On the publisher's network thread: never blocks, and the end is never lost (a timer is never refused). */
         @Override
         public void end() {
-            Unpublished u = new Unpublished(this);
-            if (!mailbox.offer(u)) {
-                Thread.ofVirtual().start(() -> sendQuietly(u));
+            Unpublished u = new Unpublished(serial);
+            if (!actor.tell(u) && !actor.isClosed()) {
+                actor.schedule(actor.clock().instant(), new EndTimer(serial), u);
             }
         }
     }
@@ -140,7 +154,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 skipped++;
                 return;
             }
-            if (workflow.offer(new Workflow.Media(stream, Workflow.AT_RECEIVE, -1, p))) {
+            if (workflow.offer(new WorkflowCommand.Media(stream, Workflow.AT_RECEIVE, -1, p))) {
                 if (p.keyframe()) {
                     skipping = false;
                 }
@@ -151,23 +165,28 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         }
     }
 
-    private final Mailbox<Command> mailbox;
     private final MediaServices services;
-    /** Written by the manager's thread; read by forward steps on workflows' threads. */
+    private final Optional<StateStore> state;
+    /** Written on the manager's thread only; read by forward steps on workflows' threads. */
     private final ConcurrentHashMap<String, Workflow> workflows = new ConcurrentHashMap<>();
+    /** The names of the workflows the state port keeps (defined through the API). */
+    private final Set<String> kept = new HashSet<>();
     private final List<Reactor> reactors = new ArrayList<>();
-    private final Map<String, Session> sessions = new HashMap<>();
-    private final ScheduledExecutorService timers;
+    /** Live publishes by serial, and their serials by app/key. */
+    private final Map<Long, Session> sessions = new HashMap<>();
+    private final Map<String, Long> sessionIds = new HashMap<>();
+    private long nextSerial = 1;
+    private final Actor<WorkflowManagerCommand> actor;
 
     private WorkflowManager(Builder b) {
         this.services = new MediaServices(b.ffmpeg, b.hub, b.hlsRoot, b.gopCacheBytes, new CopyOnWriteArrayList<>(),
                 name -> Optional.ofNullable(workflows.get(name)), b.clock);
+        this.state = Optional.ofNullable(b.state);
         for (MediaSettings.ReactorSpec r : b.reactors) {
-            reactors.add(new Reactor(r, new SimpleHttpExecutor(r.name(), URI.create(r.url()),
-                    Duration.ofMillis(r.timeoutMillis()), b.reactorRetryDelay)));
+            reactors.add(new Reactor(r, new SimpleHttpExecutor(URI.create(r.url()), Duration.ofMillis(r.timeoutMillis()),
+                    b.reactorRetryDelay)));
         }
-        this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("workflow-timers").factory());
-        this.mailbox = new Mailbox<Command>("workflow-manager", 1024).start(this::handle);
+        this.actor = Actor.start("workflow-manager", MAILBOX, b.clock, this::handle);
     }
 
     public static Builder builder() {
@@ -176,37 +195,38 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     /** Creates or updates {@code definition}; completes with its view once applied. */
     public CompletableFuture<Map<String, Object>> put(WorkflowDefinition definition, String source) {
-        CompletableFuture<Map<String, Object>> f = new CompletableFuture<>();
-        mailbox.send(new Put(definition, source, f));
-        return f;
+        return request(reply -> new Put(definition, source, reply));
     }
 
     /** Stops and removes a workflow; completes with whether there was one. */
     public CompletableFuture<Boolean> remove(String name) {
-        CompletableFuture<Boolean> f = new CompletableFuture<>();
-        mailbox.send(new Remove(name, f));
-        return f;
+        return request(reply -> new Remove(name, reply));
     }
 
+    /** Every workflow's view, by name. */
     public CompletableFuture<List<Map<String, Object>>> list() {
-        CompletableFuture<List<Map<String, Object>>> f = new CompletableFuture<>();
-        mailbox.send(new ListAll(f));
-        return f;
+        return request(ListAll::new);
     }
 
+    /** One workflow's view. */
     public CompletableFuture<Optional<Map<String, Object>>> get(String name) {
-        CompletableFuture<Optional<Map<String, Object>>> f = new CompletableFuture<>();
-        mailbox.send(new Get(name, f));
-        return f;
+        return request(reply -> new Get(name, reply));
+    }
+
+    /** Enqueues a request, waiting for room (callers are API and start-up threads, which may wait). */
+    private <R> CompletableFuture<R> request(Function<CompletableFuture<R>, WorkflowManagerCommand> make) {
+        CompletableFuture<R> reply = new CompletableFuture<>();
+        actor.send(make.apply(reply));
+        return reply;
     }
 
     @Override
     public CompletableFuture<MediaSink> publish(String app, String streamKey, String remote, Runnable close) {
-        CompletableFuture<MediaSink> f = new CompletableFuture<>();
-        if (!mailbox.offer(new Publish(new Session(app, streamKey, remote, close), f))) {
-            f.completeExceptionally(new Refused("the server is too busy to take a publish now; try again"));
+        CompletableFuture<MediaSink> reply = new CompletableFuture<>();
+        if (!actor.tell(new Publish(app, streamKey, remote, close, reply))) {
+            return CompletableFuture.failedFuture(new Refused("the server is too busy to take a publish now; try again"));
         }
-        return f;
+        return reply;
     }
 
     @Override
@@ -220,29 +240,11 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         throw new Refused("no workflow serves players on app '" + app + "' for stream '" + streamKey + "'");
     }
 
-    private void sendQuietly(Command c) {
-        try {
-            mailbox.send(c);
-        } catch (IllegalStateException closed) {
-            // the manager is closing; nothing is left to tell
-        }
-    }
-
-    private void handle(Command c) {
+    private void handle(WorkflowManagerCommand c) {
         switch (c) {
-            case Put p -> {
-                Workflow w = upsert(p.definition(), p.source());
-                w.apply(p.definition(), p.source())
-                        .thenCompose(changed -> w.snapshot())
-                        .whenComplete((view, e) -> {
-                            if (e != null) {
-                                p.answer().completeExceptionally(e);
-                            } else {
-                                p.answer().complete(view);
-                            }
-                        });
-            }
-            case Remove r -> r.answer().complete(removeWorkflow(r.name(), "removed"));
+            case Restore r -> r.reply().complete(restore());
+            case Put p -> put(p);
+            case Remove r -> r.reply().complete(removeWorkflow(r.name(), "removed"));
             case ListAll l -> {
                 List<CompletableFuture<Map<String, Object>>> views = new ArrayList<>();
                 for (Workflow w : sortedWorkflows()) {
@@ -253,32 +255,93 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                     for (CompletableFuture<Map<String, Object>> f : views) {
                         out.add(f.join());
                     }
-                    l.answer().complete(out);
+                    l.reply().complete(out);
                 });
             }
             case Get g -> {
                 Workflow w = workflows.get(g.name());
                 if (w == null) {
-                    g.answer().complete(Optional.empty());
+                    g.reply().complete(Optional.empty());
                 } else {
-                    w.snapshot().whenComplete((v, e) -> g.answer().complete(Optional.ofNullable(v)));
+                    w.snapshot().whenComplete((v, e) -> g.reply().complete(Optional.ofNullable(v)));
                 }
             }
             case Publish p -> publish(p);
             case Unpublished u -> unpublished(u.session());
-            case ReactorAnswer a -> reactorAnswer(a);
-            case Tick t -> {
-                Session s = t.session();
-                if (!s.ended) {
-                    ask(s, true);
+            case AskReactor a -> {
+                Session s = sessions.get(a.session());
+                if (s != null && !s.ended) {
+                    ask(s, a.attempt());
                 }
             }
+            case ReactorAnswered a -> reactorAnswered(a);
+        }
+    }
+
+    /** Starts the workflows the state port keeps; a record that is no longer a valid definition is skipped. */
+    private int restore() {
+        if (state.isEmpty()) {
+            return 0;
+        }
+        int started = 0;
+        for (StateRecord r : state.get().list(COLLECTION)) {
+            WorkflowDefinition d;
+            try {
+                d = Definitions.fromJson(r.key(), Json.parse(r.json()));
+            } catch (IOException | DefinitionException e) {
+                log.warn("workflow={} event=not_restored reason=\"{}\" (the stored definition is kept; PUT it again to replace it)",
+                        r.key(), e.getMessage());
+                continue;
+            }
+            kept.add(d.name());
+            upsert(d, API).apply(d, API);
+            started++;
+        }
+        if (started > 0) {
+            log.info("workflows restored from the state port: {}", started);
+        }
+        return started;
+    }
+
+    private void put(Put p) {
+        WorkflowDefinition d = p.definition();
+        // The state port first: when it cannot keep the definition, the workflow is left as it was.
+        keep(d, p.source());
+        Workflow w = upsert(d, p.source());
+        w.apply(d, p.source())
+                .thenCompose(changed -> w.snapshot())
+                .whenComplete((view, e) -> {
+                    if (e != null) {
+                        p.reply().completeExceptionally(e);
+                    } else {
+                        p.reply().complete(view);
+                    }
+                });
+    }
+
+    /** Keeps a definition from the API in the state port; a workflow of that name from elsewhere is no longer kept. */
+    private void keep(WorkflowDefinition d, String source) {
+        if (state.isEmpty()) {
+            return;
+        }
+        if (source.equals(API)) {
+            state.get().put(COLLECTION, d.name(), Definitions.toJson(d).toString());
+            kept.add(d.name());
+        } else {
+            forget(d.name());
+        }
+    }
+
+    private void forget(String name) {
+        if (state.isPresent() && kept.contains(name)) {
+            state.get().delete(COLLECTION, name);
+            kept.remove(name);
         }
     }
 
     private List<Workflow> sortedWorkflows() {
         List<Workflow> list = new ArrayList<>(workflows.values());
-        list.sort(java.util.Comparator.comparing(Workflow::name));
+        list.sort(Comparator.comparing(Workflow::name));
         return list;
     }
 
@@ -296,6 +359,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     }
 
     private boolean removeWorkflow(String name, String why) {
+        forget(name);
         Workflow w = workflows.remove(name);
         if (w == null) {
             return false;
@@ -306,7 +370,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             s.reactorWorkflows.remove(name);
             if (s.targets.length == 0 && s.pending == null) {
                 log.info("publish of {} from {} ends: workflow {} was {}", s.id(), s.remote, name, why);
-                s.close.run();
+                s.closePublish();
             }
         }
         return true;
@@ -318,8 +382,8 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 return;
             }
         }
-        w.post(new Workflow.StreamStart(s.key, s.app, Workflow.AT_RECEIVE, -1, "rtmp " + s.id() + " from " + s.remote));
-        Target[] next = java.util.Arrays.copyOf(s.targets, s.targets.length + 1);
+        w.post(new WorkflowCommand.StreamStart(s.key, s.app, Workflow.AT_RECEIVE, -1, "rtmp " + s.id() + " from " + s.remote));
+        Target[] next = Arrays.copyOf(s.targets, s.targets.length + 1);
         next[next.length - 1] = new Target(w);
         s.targets = next;
     }
@@ -336,16 +400,17 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         }
         if (found) {
             s.targets = keep.toArray(new Target[0]);
-            w.post(new Workflow.StreamEnd(s.key, Workflow.AT_RECEIVE, -1));
+            w.post(new WorkflowCommand.StreamEnd(s.key, Workflow.AT_RECEIVE, -1));
         }
     }
 
     private void publish(Publish p) {
-        Session s = p.session();
-        if (sessions.containsKey(s.id())) {
-            p.answer().completeExceptionally(new Refused(s.id() + " is already being published"));
+        String id = p.app() + "/" + p.key();
+        if (sessionIds.containsKey(id)) {
+            p.reply().completeExceptionally(new Refused(id + " is already being published"));
             return;
         }
+        Session s = new Session(nextSerial++, p.app(), p.key(), p.remote(), p.close());
         List<Workflow> claim = new ArrayList<>();
         for (Workflow w : sortedWorkflows()) {
             WorkflowDefinition d = w.definition();
@@ -355,51 +420,78 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             }
         }
         if (!claim.isEmpty()) {
-            sessions.put(s.id(), s);
+            register(s);
             for (Workflow w : claim) {
                 attach(s, w);
             }
-            p.answer().complete(s);
+            p.reply().complete(s);
             return;
         }
         for (Reactor r : reactors) {
             if (r.serves(s.app, s.key)) {
                 s.reactor = r;
-                s.pending = p.answer();
-                sessions.put(s.id(), s);
-                ask(s, false);
+                s.pending = p.reply();
+                register(s);
+                ask(s, 1);
                 return;
             }
         }
-        p.answer().completeExceptionally(new Refused("no workflow accepts a publish on app '" + s.app + "' with stream key '" + s.key + "'"));
+        p.reply().completeExceptionally(new Refused("no workflow accepts a publish on app '" + s.app + "' with stream key '" + s.key + "'"));
     }
 
-    private void ask(Session s, boolean refresh) {
+    private void register(Session s) {
+        sessions.put(s.serial, s);
+        sessionIds.put(s.id(), s.serial);
+    }
+
+    private void unregister(Session s) {
+        sessions.remove(s.serial);
+        sessionIds.remove(s.id(), s.serial);
+        actor.cancel(new ReactorTimer(s.serial));
+    }
+
+    /** Asks the session's reactor on a virtual thread (the question blocks), which reports back with a command. */
+    private void ask(Session s, int attempt) {
         Reactor r = s.reactor;
+        long serial = s.serial;
+        String key = s.key;
         Thread.ofVirtual().name("reactor-" + r.spec().name()).start(() -> {
             SimpleHttpExecutor.Answer answer;
             try {
-                answer = r.executor().ask(s.key);
+                answer = r.executor().attempt(key);
             } catch (InterruptedException e) {
                 answer = new SimpleHttpExecutor.Failed("interrupted");
             } catch (RuntimeException e) {
                 answer = new SimpleHttpExecutor.Failed(e.toString());
             }
-            sendQuietly(new ReactorAnswer(s, answer, refresh));
+            // false only once the manager closed: nobody is left to tell
+            actor.send(new ReactorAnswered(serial, attempt, answer));
         });
     }
 
-    private void reactorAnswer(ReactorAnswer a) {
-        Session s = a.session();
-        String reactor = s.reactor.spec().name();
-        if (s.ended) {
+    private void reactorAnswered(ReactorAnswered a) {
+        Session s = sessions.get(a.session());
+        if (s == null || s.ended) {
             return;
+        }
+        String reactor = s.reactor.spec().name();
+        boolean refresh = s.pending == null;
+        SimpleHttpExecutor.Answer answer = a.answer();
+        if (answer instanceof SimpleHttpExecutor.Unavailable u) {
+            if (a.attempt() < SimpleHttpExecutor.TRIES) {
+                log.info("reactor={} stream={} retry={} after: {}", reactor, s.key, a.attempt(), u.reason());
+                actor.scheduleAfter(s.reactor.executor().delayBefore(a.attempt() + 1), new ReactorTimer(s.serial),
+                        new AskReactor(s.serial, a.attempt() + 1));
+                return;
+            }
+            answer = SimpleHttpExecutor.gaveUp(u);
         }
         List<WorkflowDefinition> defs = null;
         String problem = null;
-        switch (a.answer()) {
+        switch (answer) {
             case SimpleHttpExecutor.NotFound nf -> problem = "reactor '" + reactor + "' has no workflow for stream '" + s.key + "'";
             case SimpleHttpExecutor.Failed f -> problem = "reactor '" + reactor + "' could not be asked: " + f.reason();
+            case SimpleHttpExecutor.Unavailable u -> problem = "reactor '" + reactor + "' could not be asked: " + u.reason();
             case SimpleHttpExecutor.Found found -> {
                 try {
                     defs = Definitions.fromReactorAnswer(found.body());
@@ -409,20 +501,20 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             }
         }
         if (defs == null) {
-            log.warn("reactor={} stream={} refresh={}: {}", reactor, s.id(), a.refresh(), problem);
-            if (!a.refresh()) {
-                sessions.remove(s.id(), s);
+            log.warn("reactor={} stream={} refresh={}: {}", reactor, s.id(), refresh, problem);
+            if (!refresh) {
+                unregister(s);
                 CompletableFuture<MediaSink> pending = s.pending;
                 s.pending = null;
                 pending.completeExceptionally(new Refused(problem));
-            } else if (a.answer() instanceof SimpleHttpExecutor.NotFound) {
+            } else if (answer instanceof SimpleHttpExecutor.NotFound) {
                 // The service no longer wants the stream: its workflows go, and so does the publish.
                 for (String name : new ArrayList<>(s.reactorWorkflows)) {
                     removeWorkflow(name, "no longer returned by reactor " + reactor);
                 }
-                s.close.run();
+                s.closePublish();
             } else {
-                scheduleTick(s);
+                scheduleReask(s);
             }
             return;
         }
@@ -430,6 +522,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         Set<String> returned = new HashSet<>();
         for (WorkflowDefinition d : defs) {
             returned.add(d.name());
+            forget(d.name());
             Workflow w = upsert(d, source);
             w.apply(d, source);
             s.reactorWorkflows.add(d.name());
@@ -441,35 +534,31 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 removeWorkflow(name, "no longer returned by reactor " + reactor);
             }
         }
-        log.info("reactor={} stream={} workflows={} refresh={}", reactor, s.id(), returned, a.refresh());
+        log.info("reactor={} stream={} workflows={} refresh={}", reactor, s.id(), returned, refresh);
+        scheduleReask(s);
         if (s.pending != null) {
             CompletableFuture<MediaSink> pending = s.pending;
             s.pending = null;
             pending.complete(s);
         }
-        scheduleTick(s);
     }
 
-    private void scheduleTick(Session s) {
+    private void scheduleReask(Session s) {
         long every = s.reactor.spec().updateIntervalSeconds();
         if (every > 0 && !s.ended) {
-            s.tick = timers.schedule(() -> {
-                if (!mailbox.offer(new Tick(s))) {
-                    log.warn("reactor re-ask for {} skipped: the workflow manager is busy", s.id());
-                    scheduleTick(s);
-                }
-            }, every, TimeUnit.SECONDS);
+            actor.scheduleAfter(Duration.ofSeconds(every), new ReactorTimer(s.serial), new AskReactor(s.serial, 1));
         }
     }
 
-    private void unpublished(Session s) {
-        s.ended = true;
-        sessions.remove(s.id(), s);
-        if (s.tick != null) {
-            s.tick.cancel(false);
+    private void unpublished(long serial) {
+        Session s = sessions.get(serial);
+        if (s == null) {
+            return;
         }
+        s.ended = true;
+        unregister(s);
         for (Target t : s.targets) {
-            t.workflow.post(new Workflow.StreamEnd(s.key, Workflow.AT_RECEIVE, -1));
+            t.workflow.post(new WorkflowCommand.StreamEnd(s.key, Workflow.AT_RECEIVE, -1));
         }
         s.targets = new Target[0];
         for (String name : new ArrayList<>(s.reactorWorkflows)) {
@@ -479,11 +568,11 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         log.info("publish of {} from {} ended", s.id(), s.remote);
     }
 
-    /** Stops every workflow (and so their ffmpeg processes and players) and the manager. */
+    /** Stops the manager, then every workflow (and so their ffmpeg processes and players). */
     @Override
     public void close() {
-        timers.shutdownNow();
-        mailbox.close(5_000);
+        actor.close(Duration.ofSeconds(5));
+        // The manager's loop has ended: its workflows are this thread's now.
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (Workflow w : workflows.values()) {
             stops.add(w.stop());
@@ -491,8 +580,10 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         workflows.clear();
         try {
             CompletableFuture.allOf(stops.toArray(new CompletableFuture<?>[0])).get(5, TimeUnit.SECONDS);
-        } catch (Exception e) {
+        } catch (ExecutionException | TimeoutException e) {
             log.warn("workflows did not all stop in time: {}", e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -501,6 +592,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         private FfmpegEndpoint ffmpeg;
         private EventHub hub;
         private Path hlsRoot;
+        private StateStore state;
         private int gopCacheBytes = 4 * 1024 * 1024;
         private List<MediaSettings.ReactorSpec> reactors = List.of();
         private Duration reactorRetryDelay = Duration.ofSeconds(1);
@@ -519,6 +611,12 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         /** The folder under which HLS steps write {@code <workflow>/<stream>/index.m3u8}. */
         public Builder hlsRoot(Path hlsRoot) {
             this.hlsRoot = hlsRoot;
+            return this;
+        }
+
+        /** Where workflows defined through the API are kept across restarts; without it they last until the stop. */
+        public Builder state(StateStore state) {
+            this.state = state;
             return this;
         }
 
@@ -543,11 +641,29 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             return this;
         }
 
+        /**
+         * Starts the manager and, before anything else, the workflows the state port keeps. Throws when the state
+         * port cannot be read.
+         */
         public WorkflowManager start() {
-            java.util.Objects.requireNonNull(ffmpeg, "ffmpeg");
-            java.util.Objects.requireNonNull(hub, "hub");
-            java.util.Objects.requireNonNull(hlsRoot, "hlsRoot");
-            return new WorkflowManager(this);
+            Objects.requireNonNull(ffmpeg, "ffmpeg");
+            Objects.requireNonNull(hub, "hub");
+            Objects.requireNonNull(hlsRoot, "hlsRoot");
+            WorkflowManager m = new WorkflowManager(this);
+            try {
+                m.request(Restore::new).get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                m.close();
+                throw new IllegalStateException("cannot restore the workflows defined through the API: " + e.getCause().getMessage(), e.getCause());
+            } catch (TimeoutException e) {
+                m.close();
+                throw new IllegalStateException("restoring the workflows defined through the API took longer than 30 s", e);
+            } catch (InterruptedException e) {
+                m.close();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while restoring the workflows defined through the API", e);
+            }
+            return m;
         }
     }
 }

@@ -136,4 +136,18 @@ class DefinitionsTest {
         assertThatThrownBy(() -> Definitions.fromReactorAnswer("workflow a {\n ffmpeg_hls duration=abc\n}"))
                 .hasMessageContaining("segment_seconds: expected a whole number");
     }
+
+    @Test
+    void aDefinitionWrittenAsJsonReadsBackTheSame() {
+        WorkflowDefinition d = new WorkflowDefinition("all", List.of(
+                new StepDefinition.RtmpReceive("live", "cam1"),
+                new StepDefinition.FfmpegTranscode("h264", "copy", "ultrafast", "640x360", 800),
+                new StepDefinition.FfmpegTranscode("copy", "aac", "veryfast", "", 0),
+                new StepDefinition.FfmpegHls(3, 7),
+                new StepDefinition.FfmpegPush("rtmp://example.com/app/{stream}"),
+                new StepDefinition.FfmpegPull("srt://example.com:9000", "pulled"),
+                new StepDefinition.ForwardToWorkflow("other"),
+                new StepDefinition.RtmpWatch("watch", "*")));
+        assertThat(Definitions.fromJson("all", Definitions.toJson(d))).isEqualTo(d);
+    }
 }

@@ -4,7 +4,10 @@ import io.junction.core.RoutingPattern;
 import io.junction.core.config.MediaSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.hub.HubEvent;
+import io.junction.core.testing.MemoryStateStore;
 import io.junction.media.ffmpeg.FfmpegEndpoint;
+import io.junction.media.rtmp.MediaPacket;
+import io.junction.media.rtmp.MediaSink;
 import io.junction.media.rtmp.RtmpGate;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -15,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -33,13 +37,22 @@ class WorkflowManagerTest {
 
     private final EventHub hub = new EventHub(Clock.systemUTC());
     private final List<HubEvent> events = new CopyOnWriteArrayList<>();
+    private final MemoryStateStore state = new MemoryStateStore(Clock.systemUTC());
     private FfmpegEndpoint ffmpeg;
     private WorkflowManager manager;
 
     private WorkflowManager start(String ffmpegPath) {
         hub.subscribe(RoutingPattern.of("workflow.#"), 100, events::add);
+        hub.subscribe(RoutingPattern.of("stream.#"), 100, events::add);
         ffmpeg = new FfmpegEndpoint(new MediaSettings.Ffmpeg(ffmpegPath, 100, 1000), new SimpleMeterRegistry());
-        manager = WorkflowManager.builder().ffmpeg(ffmpeg).hub(hub).hlsRoot(dir).start();
+        manager = WorkflowManager.builder().ffmpeg(ffmpeg).hub(hub).hlsRoot(dir).state(state).start();
+        return manager;
+    }
+
+    /** Closes the manager and starts a new one on the same state port, as a restart does. */
+    private WorkflowManager restart() {
+        manager.close();
+        manager = WorkflowManager.builder().ffmpeg(ffmpeg).hub(hub).hlsRoot(dir).state(state).start();
         return manager;
     }
 
@@ -95,5 +108,60 @@ class WorkflowManagerTest {
         assertThat(manager.publish("in2", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS)).isNotNull();
         assertThat(manager.remove("w").get(5, TimeUnit.SECONDS)).isTrue();
         assertThat(manager.get("w").get(5, TimeUnit.SECONDS)).isEmpty();
+    }
+
+    @Test
+    void aWorkflowDefinedThroughTheApiIsThereAfterARestartAndADeletedOneIsNot() throws Exception {
+        start("ffmpeg");
+        WorkflowDefinition kept = new WorkflowDefinition("kept", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.RtmpWatch("out", "*")));
+        WorkflowDefinition deleted = new WorkflowDefinition("deleted", List.of(new StepDefinition.RtmpReceive("in2", "*")));
+        WorkflowDefinition fromConfig = new WorkflowDefinition("config", List.of(new StepDefinition.RtmpReceive("in3", "*")));
+        manager.put(kept, "api").get(5, TimeUnit.SECONDS);
+        manager.put(deleted, "api").get(5, TimeUnit.SECONDS);
+        manager.put(fromConfig, "config").get(5, TimeUnit.SECONDS);
+        assertThat(manager.remove("deleted").get(5, TimeUnit.SECONDS)).isTrue();
+
+        restart();
+        Map<String, Object> view = await().atMost(Duration.ofSeconds(5))
+                .until(() -> manager.get("kept").get(5, TimeUnit.SECONDS), v -> v.isPresent() && v.get().get("state").equals("active")).orElseThrow();
+        assertThat(view.get("source")).isEqualTo("api");
+        assertThat(manager.list().get(5, TimeUnit.SECONDS)).extracting(w -> w.get("name"))
+                .as("the API's deleted workflow stays deleted; the config file's come from the config file").containsExactly("kept");
+        // It runs as before: its receive step takes publishes again, its watch step serves players.
+        assertThat(manager.publish("in", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS)).isNotNull();
+        assertThatThrownBy(() -> manager.play("nothing", "cam", null)).isInstanceOf(RtmpGate.Refused.class);
+
+        // The config file taking the name back means the API's definition is no longer kept.
+        manager.put(new WorkflowDefinition("kept", List.of(new StepDefinition.RtmpReceive("in4", "*"))), "config").get(5, TimeUnit.SECONDS);
+        restart();
+        assertThat(manager.list().get(5, TimeUnit.SECONDS)).isEmpty();
+    }
+
+    @Test
+    void aForwardedStreamStartsFlowsAndEndsInTheTargetWorkflow() throws Exception {
+        start("ffmpeg");
+        manager.put(new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out", "*"))), "api").get(5, TimeUnit.SECONDS);
+        manager.put(new WorkflowDefinition("a", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.ForwardToWorkflow("b"))), "api").get(5, TimeUnit.SECONDS);
+        MediaSink sink = manager.publish("in", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS);
+        byte[] keyframe = {0x17, 0x01, 0, 0, 0};
+        for (int i = 0; i < 3; i++) {
+            sink.media(new MediaPacket(MediaPacket.Kind.VIDEO, i * 40, keyframe));
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> streams("b").size() == 1 && ((Number) streams("b").get(0).get("packets")).intValue() == 3);
+        assertThat(streams("b").get(0).get("from")).isEqualTo("workflow a");
+        await().atMost(Duration.ofSeconds(5)).until(() -> events.stream().anyMatch(e -> e instanceof StreamEvent s
+                && s.workflow().equals("b") && s.state().equals("started") && s.from().equals("workflow a")));
+
+        sink.end();
+        await().atMost(Duration.ofSeconds(5)).until(() -> streams("b").isEmpty());
+        await().atMost(Duration.ofSeconds(5)).until(() -> events.stream().anyMatch(e -> e instanceof StreamEvent s
+                && s.workflow().equals("b") && s.state().equals("stopped")));
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Map<String, Object>> streams(String workflow) throws Exception {
+        return (List<Map<String, Object>>) manager.get(workflow).get(5, TimeUnit.SECONDS).orElseThrow().get("streams");
     }
 }
