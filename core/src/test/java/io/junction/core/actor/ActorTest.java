@@ -92,6 +92,7 @@ class ActorTest {
             assertThatThrownBy(refused::join).hasCauseInstanceOf(ActorException.class)
                     .hasMessageContaining("slow is overloaded");
             release.countDown();
+            await().until(() -> actor.size() == 0);
             assertThat(actor.ask(Cmd.Sum::new).get(5, TimeUnit.SECONDS)).isEqualTo(3);
         }
     }
