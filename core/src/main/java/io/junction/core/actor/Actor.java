@@ -204,11 +204,10 @@ public final class Actor<C> implements AutoCloseable {
         timerLock.lock();
         try {
             Timer<C> t = new Timer<>(deadline.toEpochMilli(), timerSeq++, tag, command);
-            Timer<C> old = timersByTag.put(tag, t);
-            if (old != null) {
-                timers.remove(old);
-            }
+            // A replaced timer stays in the heap, stale, until it comes up or the heap is compacted: O(log n) here.
+            timersByTag.put(tag, t);
             timers.add(t);
+            compactIfStale();
         } finally {
             timerLock.unlock();
         }
@@ -226,12 +225,11 @@ public final class Actor<C> implements AutoCloseable {
     public boolean cancel(Object tag) {
         timerLock.lock();
         try {
-            Timer<C> t = timersByTag.remove(tag);
-            if (t != null) {
-                timers.remove(t);
-                return true;
+            if (timersByTag.remove(tag) == null) {
+                return false;
             }
-            return false;
+            compactIfStale();
+            return true;
         } finally {
             timerLock.unlock();
         }
@@ -291,7 +289,7 @@ public final class Actor<C> implements AutoCloseable {
         List<Timer<C>> left;
         timerLock.lock();
         try {
-            left = new ArrayList<>(timers);
+            left = new ArrayList<>(timersByTag.values());
             timers.clear();
             timersByTag.clear();
         } finally {
@@ -346,7 +344,7 @@ public final class Actor<C> implements AutoCloseable {
             if (closed) {
                 return mailbox.isEmpty() ? 0 : -1;
             }
-            Timer<C> first = timers.peek();
+            Timer<C> first = liveHead();
             if (first == null) {
                 return -1;
             }
@@ -361,7 +359,7 @@ public final class Actor<C> implements AutoCloseable {
             Timer<C> due;
             timerLock.lock();
             try {
-                due = timers.peek();
+                due = liveHead();
                 if (due == null || due.deadline > clock.millis() || closed) {
                     return;
                 }
@@ -376,6 +374,23 @@ public final class Actor<C> implements AutoCloseable {
             } finally {
                 turn.unlock();
             }
+        }
+    }
+
+    /** The earliest timer that was neither replaced nor cancelled, dropping stale ones on the way; timerLock held. */
+    private Timer<C> liveHead() {
+        Timer<C> head;
+        while ((head = timers.peek()) != null && timersByTag.get(head.tag) != head) {
+            timers.poll();
+        }
+        return head;
+    }
+
+    /** Rebuilds the heap when stale timers outnumber live ones, so re-arming forever does not grow it; timerLock held. */
+    private void compactIfStale() {
+        if (timers.size() > 64 && timers.size() > 2 * timersByTag.size()) {
+            timers.clear();
+            timers.addAll(timersByTag.values());
         }
     }
 

@@ -149,6 +149,26 @@ class ActorTest {
     }
 
     @Test
+    void aTimerReArmedManyTimesFiresOnceAtItsLastDeadline() throws Exception {
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        Counter c = new Counter();
+        Instant start = clock.instant();
+        try (Actor<Cmd> actor = Actor.start("rearm", 8, clock, Duration.ofMillis(5), c::handle)) {
+            for (int i = 0; i < 10_000; i++) {
+                actor.schedule(start.plusSeconds(100 + i), "t", new Cmd.Add(i));
+            }
+            clock.advance(Duration.ofSeconds(150));
+            Thread.sleep(50);
+            assertThat(c.seen).isEmpty();
+            clock.advance(Duration.ofSeconds(10_000));
+            await().atMost(Duration.ofSeconds(5)).until(() -> !c.seen.isEmpty());
+            Thread.sleep(50);
+            assertThat(c.seen).containsExactly(9_999);
+            assertThat(actor.scheduled("t")).isFalse();
+        }
+    }
+
+    @Test
     void anIdleActorRunsACommandOnTheCallersThreadAndABusyOneQueuesIt() throws Exception {
         List<String> threads = new CopyOnWriteArrayList<>();
         CountDownLatch release = new CountDownLatch(1);
