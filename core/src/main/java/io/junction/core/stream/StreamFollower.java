@@ -156,6 +156,7 @@ public abstract sealed class StreamFollower implements AutoCloseable permits Str
 
         private final CommittedOffset committed;
         private final ArrayBlockingQueue<StreamEntry> queue;
+        private final LongAdder fellBehind = new LongAdder();
         private final long commitIntervalNanos;
         /** Set by the tap when it could not queue an entry (it then queues nothing until the loop has caught up). */
         private volatile boolean behind = true;
@@ -187,6 +188,7 @@ public abstract sealed class StreamFollower implements AutoCloseable permits Str
             }
             if (filter.test(entry.message()) && !queue.offer(entry)) {
                 behind = true;
+                fellBehind.increment();
                 return;
             }
             tapped = entry.offset() + 1;
@@ -205,6 +207,11 @@ public abstract sealed class StreamFollower implements AutoCloseable permits Str
         @Override
         public long dropped() {
             return 0;
+        }
+
+        /** How often the handler fell so far behind that live entries were read back from the log instead. */
+        public long fellBehind() {
+            return fellBehind.sum();
         }
 
         @Override

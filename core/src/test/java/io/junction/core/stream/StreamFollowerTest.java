@@ -51,7 +51,7 @@ class StreamFollowerTest {
         MemoryStream stream = new MemoryStream("raw");
         List<Long> seen = new CopyOnWriteArrayList<>();
         CountDownLatch release = new CountDownLatch(1);
-        try (StreamFollower f = StreamFollower.atLeastOnce(stream, "slow", CommittedOffset.startAt(0), m -> true, 2, batch -> {
+        try (StreamFollower.AtLeastOnce f = StreamFollower.atLeastOnce(stream, "slow", CommittedOffset.startAt(0), m -> true, 2, batch -> {
             release.await();
             batch.forEach(e -> seen.add(e.offset()));
         })) {
@@ -62,6 +62,7 @@ class StreamFollowerTest {
             release.countDown();
             await().atMost(Duration.ofSeconds(10)).until(() -> seen.size() >= 2_000);
             assertThat(seen).containsExactlyElementsOf(range(0, 2_000));
+            assertThat(f.fellBehind()).isPositive();
         }
     }
 
