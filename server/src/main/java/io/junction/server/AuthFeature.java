@@ -5,7 +5,10 @@ import io.junction.devices.auth.AuthRoutes;
 
 import java.io.UncheckedIOException;
 
-/** Opens the users and tokens (in {@code <data>/auth}) for the composition root and adds their routes. */
+/**
+ * Opens the users and tokens (in the state port; an older {@code <data>/auth} folder is imported once) for the
+ * composition root and adds their routes.
+ */
 final class AuthFeature {
 
     private AuthFeature() {
@@ -15,7 +18,7 @@ final class AuthFeature {
     static Accounts start(FeatureContext context) {
         Accounts accounts;
         try {
-            accounts = Accounts.open(context.dataDir().resolve("auth"), context.config().devices(), context.clock());
+            accounts = Accounts.open(context.state(), context.dataDir().resolve("auth"), context.config().devices(), context.clock());
         } catch (IllegalStateException | UncheckedIOException e) {
             throw new StartupException("cannot open the users and tokens: " + e.getMessage(), e);
         }

@@ -2,7 +2,10 @@ package io.junction.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
+import io.junction.core.auth.PasswordHash;
+import io.junction.core.state.StateRecord;
 import io.junction.core.config.JunctionConfig;
+import io.junction.store.state.SqliteStateStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -140,7 +143,7 @@ class AuthEndToEndTest {
     }
 
     @Test
-    void usersAndTokensSurviveARestartAndTheFilesHoldNoSecrets() throws Exception {
+    void usersAndTokensSurviveARestartAndTheStateHoldsNoSecrets() throws Exception {
         int http = start().httpPort();
         String admin = login(http, "admin", Clients.ADMIN_PASSWORD);
         HttpResponse<String> apiToken = send(http, "POST", "/api/auth/tokens", admin, "{\"name\":\"restart check\"}");
@@ -153,8 +156,65 @@ class AuthEndToEndTest {
 
         assertThat(send(again, "GET", "/api/auth/me", token, null).statusCode()).isEqualTo(200);
         assertThat(send(again, "GET", "/api/auth/me", admin, null).statusCode()).isEqualTo(200);
-        Path auth = dir.resolve("data").resolve("auth");
-        assertThat(Files.readString(auth.resolve("users.json"))).contains("\"admin\"").doesNotContain(Clients.ADMIN_PASSWORD);
-        assertThat(Files.readString(auth.resolve("tokens.json"))).doesNotContain(token).doesNotContain(admin);
+        node.close();
+        node = null;
+        assertThat(dir.resolve("data").resolve("auth")).as("users and tokens are in the state port, not in files of their own")
+                .doesNotExist();
+        try (SqliteStateStore state = SqliteStateStore.open(dir.resolve("data"), java.time.Clock.systemUTC())) {
+            assertThat(state.get("users", "admin").orElseThrow().json()).contains(PasswordHash.PREFIX)
+                    .doesNotContain(Clients.ADMIN_PASSWORD);
+            assertThat(state.list("tokens")).extracting(StateRecord::key).contains(sha256(token), sha256(admin));
+            assertThat(state.list("tokens")).extracting(StateRecord::json).noneMatch(j -> j.contains(token) || j.contains(admin));
+        }
+        try (var files = Files.walk(dir.resolve("data").resolve("state"))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                String bytes = new String(Files.readAllBytes(f), java.nio.charset.StandardCharsets.ISO_8859_1);
+                assertThat(bytes).as(f.toString()).doesNotContain(token).doesNotContain(admin).doesNotContain(Clients.ADMIN_PASSWORD);
+            }
+        }
+    }
+
+    @Test
+    void theAuthFolderOfAnOlderJunctionIsImportedOnTheFirstStart() throws Exception {
+        Path auth = Files.createDirectories(dir.resolve("data").resolve("auth"));
+        String oldToken = "an-api-token-an-older-junction-issued-0000000";
+        Files.writeString(auth.resolve("users.json"), """
+                {
+                  "version" : 1,
+                  "users" : [ {
+                    "username" : "admin",
+                    "role" : "administrator",
+                    "password" : "%s",
+                    "created" : "2025-06-01T10:00:00Z"
+                  } ]
+                }""".formatted(PasswordHash.hash("the-old-admin-password".toCharArray())));
+        Files.writeString(auth.resolve("tokens.json"), """
+                {
+                  "version" : 1,
+                  "tokens" : [ {
+                    "id" : "ARdKDm4y9RkY",
+                    "user" : "admin",
+                    "kind" : "api",
+                    "name" : "backup script",
+                    "sha256" : "%s",
+                    "created" : "2025-06-01T10:01:00Z",
+                    "expires" : null
+                  } ]
+                }""".formatted(sha256(oldToken)));
+
+        int http = start().httpPort();
+
+        assertThat(send(http, "GET", "/api/auth/me", oldToken, null).statusCode()).isEqualTo(200);
+        login(http, "admin", "the-old-admin-password");
+        HttpResponse<String> configured = send(http, "POST", "/api/auth/login", null,
+                Json.object().put("username", "admin").put("password", Clients.ADMIN_PASSWORD).toString());
+        assertThat(configured.statusCode()).as("the imported admin is kept, not created again").isEqualTo(401);
+        assertThat(auth.resolve("users.json.imported")).exists();
+        assertThat(auth.resolve("users.json")).doesNotExist();
+    }
+
+    private static String sha256(String token) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(token.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 }

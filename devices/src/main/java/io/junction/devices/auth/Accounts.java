@@ -1,7 +1,6 @@
 package io.junction.devices.auth;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
 import io.junction.core.auth.Authenticator;
@@ -9,19 +8,18 @@ import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
 import io.junction.core.config.DevicesSettings;
+import io.junction.core.state.StateChange;
+import io.junction.core.state.StateRecord;
+import io.junction.core.state.StateStore;
+import io.junction.core.state.StateWrite;
+import io.junction.core.state.VersionConflictException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
@@ -34,23 +32,42 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The people who use the API (a username, a role, a password hash) and their tokens, kept in {@code users.json} and
- * {@code tokens.json} of one folder. It is the API's {@link Authenticator}: a token is looked up by its SHA-256, so
- * checking one costs a hash and a map lookup, never a password hash. The files hold only password hashes and token
- * hashes; every change is written to a temporary file, flushed to disk and renamed over the old one before it is
- * acknowledged.
+ * The people who use the API (a username, a role, a password hash) and their tokens, kept in the state port: the
+ * collection {@code users} keyed by the lower-cased username, {@code tokens} keyed by the SHA-256 (hex) of the token.
+ * It is the API's {@link Authenticator}: a token is looked up by its SHA-256 in memory, so checking one costs a hash
+ * and a map lookup, never a password hash or a read of the store. Only password hashes and token hashes are stored.
+ *
+ * <p>Why no monitor and no actor: the state store is the one place where changes are ordered. Every change reads
+ * what it builds on from the in-memory view and writes with compare-and-set on the versions it read, so of two
+ * requests that race (creating the same user in any letter case, changing one user's password and role at once,
+ * issuing a token while its user is deleted, removing the last two administrators at once) only one wins; the other
+ * gets a {@link VersionConflictException} and is worked out again on what won, or is told of the conflict. A change
+ * that depends on records it does not change (a token on its user, removing an administrator on the others) writes
+ * them back unchanged in the same atomic batch: that bumps their versions, so the batch fails if one of them changed
+ * meanwhile. The in-memory view (immutable records in concurrent maps) is written only by the store's change
+ * listener, which adapters call in commit order before the write returns ({@code StateStoreContract}), so it is the
+ * store's state, a change is visible once the call that made it returns, and readers (every HTTP request) never
+ * wait. An actor would have ordered this process's changes only; compare-and-set also holds when several nodes share
+ * the store.
+ *
+ * <p>On the first start (no users in the store) the {@code users.json} and {@code tokens.json} an older Junction
+ * wrote in its auth folder are imported in one atomic batch and renamed {@code *.imported}; without them, the user
+ * {@code admin} is created.
  */
 public final class Accounts implements Authenticator, AutoCloseable {
 
@@ -64,8 +81,13 @@ public final class Accounts implements Authenticator, AutoCloseable {
     static final int MAX_LOGINS_PER_USER = 100;
     /** API tokens one user may hold; creating one more is refused. */
     static final int MAX_API_TOKENS_PER_USER = 100;
+    /** The state collections. */
+    static final String USERS = "users";
+    static final String TOKENS = "tokens";
+    /** The files of the auth folder an older Junction kept users and tokens in; imported once. */
     static final String USERS_FILE = "users.json";
     static final String TOKENS_FILE = "tokens.json";
+    static final String IMPORTED = ".imported";
 
     private static final Pattern USERNAME = Pattern.compile("[A-Za-z0-9_.@-]{1,64}");
     private static final String USERNAME_RULE = "1 to 64 letters, digits, '_', '.', '@' or '-'";
@@ -76,6 +98,11 @@ public final class Accounts implements Authenticator, AutoCloseable {
     /** Longer bearer strings cannot be ours; they are refused before hashing. */
     private static final int MAX_TOKEN_CHARS = 256;
     private static final int FORMAT_VERSION = 1;
+    /** How often a change is worked out again when other changes keep winning the race. */
+    private static final int MAX_ATTEMPTS = 32;
+    /** What to do about a record that is not what this class writes: the hint in the error, by where it came from. */
+    private static final String OLD_FILE = "fix or move away the file; without users.json the user 'admin' is created";
+    private static final String STORED = "fix or delete the record in the state store";
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final Base64.Encoder B64URL = Base64.getUrlEncoder().withoutPadding();
 
@@ -112,55 +139,85 @@ public final class Accounts implements Authenticator, AutoCloseable {
     public record Issued(String token, TokenInfo info) {
     }
 
-    private record StoredUser(User user, String passwordHash) {
+    /** A user as stored, at the version of the store's record ({@code 0} before it is written). */
+    private record StoredUser(User user, String passwordHash, long version) {
+
+        String key() {
+            return Accounts.key(user.username());
+        }
+
+        String json() {
+            return Json.object()
+                    .put("username", user.username())
+                    .put("role", user.role().id())
+                    .put("password", passwordHash)
+                    .put("created", user.created().toString())
+                    .toString();
+        }
     }
 
     private record StoredToken(TokenInfo info, String sha256) {
+
+        String json() {
+            ObjectNode o = Json.object()
+                    .put("id", info.id())
+                    .put("user", info.user())
+                    .put("kind", info.kind().id())
+                    .put("name", info.name())
+                    .put("created", info.created().toString());
+            if (info.expires().isPresent()) {
+                o.put("expires", info.expires().get().toString());
+            } else {
+                o.putNull("expires");
+            }
+            return o.toString();
+        }
     }
 
-    private final Path usersFile;
-    private final Path tokensFile;
+    private final StateStore state;
     private final Clock clock;
     private final Duration loginTtl;
-    /** By username; values are immutable, replaced whole. Written under {@link #lock}, read without it. */
+    /** By lower-cased username (the store's key). Written only by the store's change listener. */
     private final Map<String, StoredUser> users = new ConcurrentHashMap<>();
-    /** By the SHA-256 (hex) of the token. Written under {@link #lock}, read without it. */
+    /** By the SHA-256 (hex) of the token. Written only by the store's change listener. */
     private final Map<String, StoredToken> tokens = new ConcurrentHashMap<>();
-    private final Object lock = new Object();
+    private final List<StateStore.Watch> watches = new CopyOnWriteArrayList<>();
     /** A hash checked against when the user is unknown, so a failed login takes as long either way. */
     private volatile String decoy;
     private volatile boolean closed;
 
-    private Accounts(Path dir, Duration loginTtl, Clock clock) {
-        this.usersFile = dir.resolve(USERS_FILE);
-        this.tokensFile = dir.resolve(TOKENS_FILE);
+    private Accounts(StateStore state, Duration loginTtl, Clock clock) {
+        this.state = state;
         this.loginTtl = loginTtl;
         this.clock = clock;
     }
 
     /**
-     * Opens the users and tokens kept in {@code dir} (created when missing). On first start, when there is no
-     * {@code users.json}, creates the user {@code admin} (administrator) with {@link DevicesSettings#adminPassword()},
-     * or with a generated password printed once on standard output.
+     * Opens the users and tokens kept in {@code state}. On first start, when the store has no users, imports the
+     * {@code users.json} and {@code tokens.json} an older Junction kept in {@code oldDir} (and renames them
+     * {@code *.imported}); without them, creates the user {@code admin} (administrator) with
+     * {@link DevicesSettings#adminPassword()}, or with a generated password printed once on standard output.
      *
-     * @throws IllegalStateException when a file is not what this class writes (it names the file and what is wrong)
-     * @throws UncheckedIOException  when the folder or a file cannot be read or written
+     * @throws IllegalStateException when an old file or a stored record is not what this class writes (it names
+     *                               which and what is wrong), or the store cannot be read or written
+     * @throws UncheckedIOException  when an old file cannot be read
      */
-    public static Accounts open(Path dir, DevicesSettings settings, Clock clock) {
-        Objects.requireNonNull(dir, "dir");
+    public static Accounts open(StateStore state, Path oldDir, DevicesSettings settings, Clock clock) {
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(oldDir, "oldDir");
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(clock, "clock");
+        Accounts accounts = new Accounts(state, Duration.ofHours(settings.tokenTtlHours()), clock);
         try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the folder " + dir + " for users and tokens: " + e.getMessage(), e);
+            accounts.load(oldDir, settings.adminPassword());
+        } catch (RuntimeException e) {
+            accounts.close();
+            throw e;
         }
-        Accounts accounts = new Accounts(dir, Duration.ofHours(settings.tokenTtlHours()), clock);
-        accounts.load(settings.adminPassword());
         return accounts;
     }
 
-    // ---- the authenticator: on every request, so no password hashing and no disk
+    // ---- the authenticator: on every request, so no password hashing and no store
 
     @Override
     public Optional<Principal> authenticate(String token) {
@@ -171,7 +228,7 @@ public final class Accounts implements Authenticator, AutoCloseable {
         if (t == null || expired(t.info(), clock.instant())) {
             return Optional.empty();
         }
-        StoredUser u = users.get(t.info().user());
+        StoredUser u = userNamed(t.info().user());
         return u == null ? Optional.empty() : Optional.of(new Principal(u.user().username(), u.user().role()));
     }
 
@@ -193,7 +250,7 @@ public final class Accounts implements Authenticator, AutoCloseable {
      */
     public Optional<Issued> login(String username, char[] password, String from) {
         Objects.requireNonNull(password, "password");
-        StoredUser u = username == null ? null : users.get(username);
+        StoredUser u = userNamed(username);
         boolean ok;
         if (u == null) {
             PasswordHash.verify(password, decoy());
@@ -206,23 +263,25 @@ public final class Accounts implements Authenticator, AutoCloseable {
                     u == null ? "no such user" : "wrong password");
             return Optional.empty();
         }
-        Issued issued;
-        synchronized (lock) {
-            checkOpen();
-            if (!users.containsKey(username)) {
-                log.warn("login failed user={} from={} reason=the user was deleted meanwhile", username, printable(from));
+        Optional<Issued> issued = attempt(() -> {
+            StoredUser owner = userNamed(username);
+            if (owner == null) {
                 return Optional.empty();
             }
             Instant now = clock.instant();
-            List<StoredToken> dropped = new ArrayList<>();
+            List<StoredToken> dropped = expiredTokensOf(username, now);
             List<StoredToken> logins = tokensOf(username, Kind.LOGIN, now);
             for (int i = 0; i <= logins.size() - MAX_LOGINS_PER_USER; i++) {
                 dropped.add(logins.get(i));
             }
-            issued = issue(username, Kind.LOGIN, "login", Optional.of(now.plus(loginTtl)), dropped);
+            return Optional.of(issue(owner, Kind.LOGIN, "login", Optional.of(now.plus(loginTtl)), dropped));
+        });
+        if (issued.isEmpty()) {
+            log.warn("login failed user={} from={} reason=the user was deleted meanwhile", username, printable(from));
+            return Optional.empty();
         }
-        log.info("login user={} from={} token={}", username, printable(from), issued.info().id());
-        return Optional.of(issued);
+        log.info("login user={} from={} token={}", username, printable(from), issued.get().info().id());
+        return issued;
     }
 
     /** Revokes {@code token} (a logout); false when it was not known. */
@@ -230,16 +289,13 @@ public final class Accounts implements Authenticator, AutoCloseable {
         if (token == null || token.isEmpty() || token.length() > MAX_TOKEN_CHARS) {
             return false;
         }
-        synchronized (lock) {
-            checkOpen();
-            StoredToken t = tokens.remove(sha256(token));
-            if (t == null) {
-                return false;
-            }
-            persistTokens(() -> tokens.put(t.sha256(), t));
-            log.info("logout user={} token={}", t.info().user(), t.info().id());
-            return true;
+        checkOpen();
+        StoredToken t = tokens.get(sha256(token));
+        if (t == null || !state.delete(TOKENS, t.sha256(), StateStore.ANY)) {
+            return false;
         }
+        log.info("logout user={} token={}", t.info().user(), t.info().id());
+        return true;
     }
 
     /**
@@ -248,12 +304,13 @@ public final class Accounts implements Authenticator, AutoCloseable {
      */
     public Issued createApiToken(String user, String name) {
         String n = tokenName(name);
-        synchronized (lock) {
-            checkOpen();
-            if (!users.containsKey(user)) {
+        Issued issued = attempt(() -> {
+            StoredUser owner = userNamed(user);
+            if (owner == null) {
                 throw new AccountException(AccountException.Reason.NOT_FOUND, "there is no user '" + printable(user) + "'");
             }
-            List<StoredToken> mine = tokensOf(user, Kind.API, clock.instant());
+            Instant now = clock.instant();
+            List<StoredToken> mine = tokensOf(user, Kind.API, now);
             for (StoredToken t : mine) {
                 if (t.info().name().equals(n)) {
                     throw new AccountException(AccountException.Reason.CONFLICT, "user '" + user + "' already has an API token named '"
@@ -264,10 +321,10 @@ public final class Accounts implements Authenticator, AutoCloseable {
                 throw new AccountException(AccountException.Reason.CONFLICT, "user '" + user + "' already has "
                         + MAX_API_TOKENS_PER_USER + " API tokens, the most one user may have; revoke some first");
             }
-            Issued issued = issue(user, Kind.API, n, Optional.empty(), List.of());
-            log.info("api token created user={} name={} token={}", user, printable(n), issued.info().id());
-            return issued;
-        }
+            return issue(owner, Kind.API, n, Optional.empty(), expiredTokensOf(user, now));
+        });
+        log.info("api token created user={} name={} token={}", user, printable(n), issued.info().id());
+        return issued;
     }
 
     /** The tokens of {@code user} that are still valid (login and API), oldest first. */
@@ -288,25 +345,21 @@ public final class Accounts implements Authenticator, AutoCloseable {
      * does not exist or is someone else's is {@link AccountException.Reason#NOT_FOUND} either way.
      */
     public TokenInfo revoke(String id, Principal by) {
-        synchronized (lock) {
-            checkOpen();
-            StoredToken found = null;
-            for (StoredToken t : tokens.values()) {
-                if (t.info().id().equals(id) && !expired(t.info(), clock.instant())
-                        && (t.info().user().equals(by.user()) || by.may(Role.ADMINISTRATOR))) {
-                    found = t;
-                }
+        checkOpen();
+        Instant now = clock.instant();
+        StoredToken found = null;
+        for (StoredToken t : tokens.values()) {
+            if (t.info().id().equals(id) && !expired(t.info(), now)
+                    && (t.info().user().equals(by.user()) || by.may(Role.ADMINISTRATOR))) {
+                found = t;
             }
-            if (found == null) {
-                throw new AccountException(AccountException.Reason.NOT_FOUND, "you have no token with id '" + printable(id)
-                        + "'; GET /api/auth/tokens lists yours");
-            }
-            StoredToken t = found;
-            tokens.remove(t.sha256());
-            persistTokens(() -> tokens.put(t.sha256(), t));
-            log.info("token revoked user={} token={} by={}", t.info().user(), t.info().id(), by.user());
-            return t.info();
         }
+        if (found == null || !state.delete(TOKENS, found.sha256(), StateStore.ANY)) {
+            throw new AccountException(AccountException.Reason.NOT_FOUND, "you have no token with id '" + printable(id)
+                    + "'; GET /api/auth/tokens lists yours");
+        }
+        log.info("token revoked user={} token={} by={}", found.info().user(), found.info().id(), by.user());
+        return found.info();
     }
 
     // ---- users
@@ -317,7 +370,7 @@ public final class Accounts implements Authenticator, AutoCloseable {
     }
 
     public Optional<User> user(String username) {
-        StoredUser u = username == null ? null : users.get(username);
+        StoredUser u = userNamed(username);
         return u == null ? Optional.empty() : Optional.of(u.user());
     }
 
@@ -326,20 +379,21 @@ public final class Accounts implements Authenticator, AutoCloseable {
         validateUsername(username);
         Objects.requireNonNull(role, "role");
         String hash = hashPassword(password);
-        synchronized (lock) {
-            checkOpen();
-            for (String existing : users.keySet()) {
-                if (existing.equalsIgnoreCase(username)) {
-                    throw new AccountException(AccountException.Reason.CONFLICT, "a user named '" + existing
-                            + "' already exists; choose another username or change that user with PUT /api/users/" + existing);
-                }
-            }
-            StoredUser u = new StoredUser(new User(username, role, clock.instant()), hash);
-            users.put(username, u);
-            persistUsers(() -> users.remove(username));
-            log.info("user created user={} role={}", username, role.id());
-            return u.user();
+        checkOpen();
+        StoredUser existing = users.get(key(username));
+        if (existing != null) {
+            throw taken(existing.user().username());
         }
+        StoredUser u = new StoredUser(new User(username, role, clock.instant()), hash, 0);
+        try {
+            // the key is the lower-cased name, so creating "Bob" and "bob" at once conflicts here
+            state.put(USERS, u.key(), u.json(), StateStore.ABSENT);
+        } catch (VersionConflictException e) {
+            StoredUser winner = users.get(key(username));
+            throw taken(winner == null ? username : winner.user().username());
+        }
+        log.info("user created user={} role={}", username, role.id());
+        return u.user();
     }
 
     /**
@@ -348,28 +402,29 @@ public final class Accounts implements Authenticator, AutoCloseable {
      */
     public User updateUser(String username, Optional<char[]> password, Optional<Role> role) {
         Optional<String> hash = password.map(Accounts::hashPassword);
-        synchronized (lock) {
-            checkOpen();
-            StoredUser old = users.get(username);
+        User changed = attempt(() -> {
+            StoredUser old = userNamed(username);
             if (old == null) {
                 throw noSuchUser(username);
             }
             Role newRole = role.orElse(old.user().role());
-            if (old.user().role() == Role.ADMINISTRATOR && newRole != Role.ADMINISTRATOR && administrators() == 1) {
-                throw new AccountException(AccountException.Reason.CONFLICT, "'" + username + "' is the last administrator: "
-                        + "make another user an administrator before giving '" + username + "' the role " + newRole.id());
+            StoredUser u = new StoredUser(new User(username, newRole, old.user().created()), hash.orElse(old.passwordHash()), old.version());
+            List<StateWrite> batch = new ArrayList<>();
+            batch.add(new StateWrite.Put(USERS, u.key(), u.json(), old.version()));
+            if (old.user().role() == Role.ADMINISTRATOR && newRole != Role.ADMINISTRATOR) {
+                batch.addAll(otherAdministrators(old, "'" + username + "' is the last administrator: make another user an "
+                        + "administrator before giving '" + username + "' the role " + newRole.id()));
             }
-            StoredUser u = new StoredUser(new User(username, newRole, old.user().created()), hash.orElse(old.passwordHash()));
-            users.put(username, u);
-            persistUsers(() -> users.put(username, old));
-            log.info("user changed user={} role={} password={}", username, newRole.id(), hash.isPresent() ? "changed" : "kept");
+            state.write(batch);
             return u.user();
-        }
+        });
+        log.info("user changed user={} role={} password={}", username, changed.role().id(), hash.isPresent() ? "changed" : "kept");
+        return changed;
     }
 
     /** Lets a user change their own password, given the current one; false when the current one is wrong. */
     public boolean changeOwnPassword(String username, char[] current, char[] password) {
-        StoredUser u = users.get(username);
+        StoredUser u = userNamed(username);
         if (u == null) {
             throw noSuchUser(username);
         }
@@ -381,278 +436,104 @@ public final class Accounts implements Authenticator, AutoCloseable {
         return true;
     }
 
-    /** Deletes a user and revokes all their tokens; the last administrator cannot be deleted. */
+    /** Deletes a user and revokes all their tokens (in one atomic write); the last administrator cannot be deleted. */
     public User deleteUser(String username) {
-        synchronized (lock) {
-            checkOpen();
-            StoredUser old = users.get(username);
+        return attempt(() -> {
+            StoredUser old = userNamed(username);
             if (old == null) {
                 throw noSuchUser(username);
             }
-            if (old.user().role() == Role.ADMINISTRATOR && administrators() == 1) {
-                throw new AccountException(AccountException.Reason.CONFLICT, "'" + username
-                        + "' is the last administrator and cannot be deleted: make another user an administrator first");
+            List<StateWrite> batch = new ArrayList<>();
+            batch.add(new StateWrite.Delete(USERS, old.key(), old.version()));
+            if (old.user().role() == Role.ADMINISTRATOR) {
+                batch.addAll(otherAdministrators(old, "'" + username
+                        + "' is the last administrator and cannot be deleted: make another user an administrator first"));
             }
-            users.remove(username);
-            persistUsers(() -> users.put(username, old));
-            List<StoredToken> theirs = new ArrayList<>();
+            int revoked = 0;
             for (StoredToken t : tokens.values()) {
                 if (t.info().user().equals(username)) {
-                    theirs.add(t);
+                    batch.add(new StateWrite.Delete(TOKENS, t.sha256(), StateStore.ANY));
+                    revoked++;
                 }
             }
-            theirs.forEach(t -> tokens.remove(t.sha256()));
-            try {
-                persistTokens(() -> { });
-            } catch (UncheckedIOException e) {
-                // The user is gone from users.json, so their tokens cannot authenticate; the next start drops them.
-                log.warn("user deleted user={} but its tokens could not be removed from {}: {}", username, tokensFile, e.getMessage());
-            }
-            log.info("user deleted user={} tokens revoked={}", username, theirs.size());
+            state.write(batch);
+            log.info("user deleted user={} tokens revoked={}", username, revoked);
             return old.user();
-        }
+        });
     }
 
-    /** Refuses further changes; every change was already written when it was made. */
+    /** Refuses further changes; every change was already durable when it was made. */
     @Override
     public void close() {
-        synchronized (lock) {
-            closed = true;
-        }
+        closed = true;
+        watches.forEach(StateStore.Watch::close);
+        watches.clear();
     }
 
-    // ---- loading and the first start
+    // ---- changes: compare-and-set on what the in-memory view shows
 
-    private void load(Optional<String> adminPassword) {
-        if (Files.exists(usersFile)) {
-            readUsers();
-        } else {
-            createAdmin(adminPassword);
-        }
-        boolean pruned = false;
-        if (Files.exists(tokensFile)) {
-            pruned = readTokens();
-        }
-        if (pruned) {
-            persistTokens(() -> { });
-        }
-        if (administrators() == 0) {
-            log.warn("{} has no administrator: nobody can manage users; add one to the file or move it away to "
-                    + "have '{}' created again on the next start", usersFile, ADMIN);
-        }
-        log.info("accounts open dir={} users={} tokens={}", usersFile.getParent(), users.size(), tokens.size());
-    }
-
-    private void createAdmin(Optional<String> configured) {
-        String password = configured.orElseGet(Accounts::generatePassword);
-        users.put(ADMIN, new StoredUser(new User(ADMIN, Role.ADMINISTRATOR, clock.instant()), hashPassword(password.toCharArray())));
-        persistUsers(() -> users.remove(ADMIN));
-        if (configured.isPresent()) {
-            log.info("created the user '{}' (administrator) with the configured password (JUNCTION_ADMIN_PASSWORD or [auth] admin_password)", ADMIN);
-            return;
-        }
-        System.out.println();
-        System.out.println("Junction created the user '" + ADMIN + "' (administrator) with this generated password:");
-        System.out.println();
-        System.out.println("    " + password);
-        System.out.println();
-        System.out.println("It will not be shown again. Log in with POST /api/auth/login and change it with PUT /api/users/"
-                + ADMIN + ", or set JUNCTION_ADMIN_PASSWORD (or [auth] admin_password) before the first start to choose it.");
-        System.out.println();
-        System.out.flush();
-        log.warn("created the user '{}' (administrator) with a generated password, printed once on standard output: "
-                + "it will not be shown again; set JUNCTION_ADMIN_PASSWORD or [auth] admin_password before the first start to choose it", ADMIN);
-    }
-
-    private void readUsers() {
-        JsonNode list = readArray(usersFile, "users");
-        int i = 0;
-        for (JsonNode n : list) {
-            i++;
-            String where = usersFile + ": user #" + i;
-            String username = text(n, "username", where);
-            if (!USERNAME.matcher(username).matches()) {
-                throw corrupt(where + " has the username '" + printable(username) + "'; expected " + USERNAME_RULE);
-            }
-            String roleText = text(n, "role", where);
-            Role role = Role.parse(roleText).orElseThrow(() -> corrupt(where + " ('" + username + "') has the role '"
-                    + printable(roleText) + "'; expected user, support or administrator"));
-            String hash = text(n, "password", where);
-            if (!PasswordHash.looksHashed(hash)) {
-                throw corrupt(where + " ('" + username + "') has a password that is not a hash; expected "
-                        + PasswordHash.PREFIX + "<iterations>$<salt>$<hash>");
-            }
-            Instant created = instant(n, "created", where);
-            if (users.putIfAbsent(username, new StoredUser(new User(username, role, created), hash)) != null) {
-                throw corrupt(where + " repeats the username '" + username + "'");
+    /**
+     * Runs {@code change}, which reads the in-memory view and writes with the versions it read. When another change
+     * won the race ({@link VersionConflictException}), the view already shows the winner (the listener ran before
+     * that write returned), so the change is worked out again on it.
+     */
+    private <T> T attempt(Supplier<T> change) {
+        for (int i = 1; ; i++) {
+            checkOpen();
+            try {
+                return change.get();
+            } catch (VersionConflictException e) {
+                if (i == MAX_ATTEMPTS) {
+                    throw new AccountException(AccountException.Reason.CONFLICT, "the change was not made: other changes to "
+                            + e.collection() + " kept coming first; try again");
+                }
+                log.debug("accounts: {}; working the change out again", e.getMessage());
             }
         }
     }
 
-    /** Reads tokens.json; true when it held tokens that are expired or of users that no longer exist. */
-    private boolean readTokens() {
-        JsonNode list = readArray(tokensFile, "tokens");
-        Instant now = clock.instant();
-        boolean pruned = false;
-        int i = 0;
-        for (JsonNode n : list) {
-            i++;
-            String where = tokensFile + ": token #" + i;
-            String id = text(n, "id", where);
-            if (!TOKEN_ID.matcher(id).matches()) {
-                throw corrupt(where + " has the id '" + printable(id) + "'; expected letters, digits, '_' or '-'");
-            }
-            String user = text(n, "user", where);
-            String kindText = text(n, "kind", where);
-            Kind kind = Kind.parse(kindText).orElseThrow(() -> corrupt(where + " has the kind '" + printable(kindText)
-                    + "'; expected login or api"));
-            String name = text(n, "name", where);
-            String sha = text(n, "sha256", where);
-            if (!SHA256_HEX.matcher(sha).matches()) {
-                throw corrupt(where + " has a sha256 that is not 64 lower-case hex digits");
-            }
-            Instant created = instant(n, "created", where);
-            Optional<Instant> expires = n.path("expires").isNull() || n.path("expires").isMissingNode()
-                    ? Optional.empty() : Optional.of(instant(n, "expires", where));
-            TokenInfo info = new TokenInfo(id, user, kind, name, created, expires);
-            if (!users.containsKey(user) || expired(info, now)) {
-                pruned = true;
-                continue;
-            }
-            tokens.put(sha, new StoredToken(info, sha));
-        }
-        return pruned;
+    /** A write that leaves {@code u} as it is but fails the batch when {@code u} changed since it was read. */
+    private static StateWrite unchanged(StoredUser u) {
+        return new StateWrite.Put(USERS, u.key(), u.json(), u.version());
     }
 
-    private static JsonNode readArray(Path file, String field) {
-        JsonNode root;
-        try {
-            root = Json.MAPPER.readTree(Files.readAllBytes(file));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw corrupt(file + " is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject() || !root.path(field).isArray()) {
-            throw corrupt(file + " has no \"" + field + "\" array; expected {\"version\": 1, \"" + field + "\": [...]}");
-        }
-        int version = root.path("version").asInt(FORMAT_VERSION);
-        if (version != FORMAT_VERSION) {
-            throw corrupt(file + " has version " + version + "; this Junction reads version " + FORMAT_VERSION);
-        }
-        return root.get(field);
-    }
-
-    private static String text(JsonNode n, String field, String where) {
-        JsonNode v = n.get(field);
-        if (v == null || !v.isTextual()) {
-            throw corrupt(where + " has no text \"" + field + "\"");
-        }
-        return v.asText();
-    }
-
-    private static Instant instant(JsonNode n, String field, String where) {
-        String v = text(n, field, where);
-        try {
-            return Instant.parse(v);
-        } catch (DateTimeParseException e) {
-            throw corrupt(where + " has \"" + field + "\": \"" + printable(v) + "\", which is not an ISO-8601 instant");
-        }
-    }
-
-    private static IllegalStateException corrupt(String what) {
-        return new IllegalStateException(what + " (fix or move away the file; moving users.json away has 'admin' created again)");
-    }
-
-    // ---- writing
-
-    /** Writes users.json; when that fails, runs {@code undo} (the caller holds the lock) and throws. */
-    private void persistUsers(Runnable undo) {
-        ObjectNode root = Json.object().put("version", FORMAT_VERSION);
-        ArrayNode list = root.putArray("users");
-        for (StoredUser u : users.values().stream().sorted(Comparator.comparing((StoredUser s) -> s.user().username())).toList()) {
-            list.addObject()
-                    .put("username", u.user().username())
-                    .put("role", u.user().role().id())
-                    .put("password", u.passwordHash())
-                    .put("created", u.user().created().toString());
-        }
-        write(usersFile, root, undo);
-    }
-
-    private void persistTokens(Runnable undo) {
-        ObjectNode root = Json.object().put("version", FORMAT_VERSION);
-        ArrayNode list = root.putArray("tokens");
-        Instant now = clock.instant();
-        List<StoredToken> sorted = new ArrayList<>(tokens.values());
-        sorted.sort(Comparator.comparing((StoredToken t) -> t.info().created()).thenComparing(t -> t.info().id()));
-        for (StoredToken t : sorted) {
-            if (expired(t.info(), now)) {
-                tokens.remove(t.sha256());
-                continue;
-            }
-            ObjectNode o = list.addObject()
-                    .put("id", t.info().id())
-                    .put("user", t.info().user())
-                    .put("kind", t.info().kind().id())
-                    .put("name", t.info().name())
-                    .put("sha256", t.sha256())
-                    .put("created", t.info().created().toString());
-            if (t.info().expires().isPresent()) {
-                o.put("expires", t.info().expires().get().toString());
-            } else {
-                o.putNull("expires");
+    /**
+     * The other administrators, as writes that keep them as they are: a batch that removes {@code leaving} from the
+     * administrators then fails if one of them was deleted or demoted meanwhile. Throws CONFLICT with {@code last}
+     * when there is no other.
+     */
+    private List<StateWrite> otherAdministrators(StoredUser leaving, String last) {
+        List<StateWrite> guards = new ArrayList<>();
+        for (StoredUser u : users.values()) {
+            if (u.user().role() == Role.ADMINISTRATOR && !u.key().equals(leaving.key())) {
+                guards.add(unchanged(u));
             }
         }
-        write(tokensFile, root, undo);
+        if (guards.isEmpty()) {
+            throw new AccountException(AccountException.Reason.CONFLICT, last);
+        }
+        return guards;
     }
 
-    private static void write(Path file, ObjectNode root, Runnable undo) {
-        try {
-            writeAtomically(file, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
-        } catch (IOException e) {
-            undo.run();
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage() + "; the change was not made", e);
-        }
-    }
-
-    /** Temp file, fsync, rename over the old file, fsync the folder: a crash leaves the old file or the new one. */
-    static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.deleteIfExists(tmp);
-        FileAttribute<?>[] ownerOnly = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
-                ? new FileAttribute<?>[]{PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
-                : new FileAttribute<?>[0];
-        try (FileChannel ch = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), ownerOnly)) {
-            ByteBuffer buf = ByteBuffer.wrap(bytes);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-            dir.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Some systems cannot open a folder to flush it; the rename is still atomic there.
-        }
-    }
-
-    // ---- helpers (the caller holds the lock where state changes)
-
-    private Issued issue(String user, Kind kind, String name, Optional<Instant> expires, List<StoredToken> dropped) {
+    /**
+     * Writes a new token for {@code owner}, dropping {@code dropped}, in one batch that also holds the owner's record
+     * as it was read: a token is never issued to a user deleted meanwhile (whose name could be taken again), and one
+     * user's tokens are issued one at a time (the per-user limits and unique names hold).
+     */
+    private Issued issue(StoredUser owner, Kind kind, String name, Optional<Instant> expires, List<StoredToken> dropped) {
         String token = randomText(TOKEN_BYTES);
         String id;
         do {
             id = randomText(9);
         } while (idTaken(id));
-        StoredToken t = new StoredToken(new TokenInfo(id, user, kind, name, clock.instant(), expires), sha256(token));
-        dropped.forEach(d -> tokens.remove(d.sha256()));
-        tokens.put(t.sha256(), t);
-        persistTokens(() -> {
-            tokens.remove(t.sha256());
-            dropped.forEach(d -> tokens.put(d.sha256(), d));
-        });
+        StoredToken t = new StoredToken(new TokenInfo(id, owner.user().username(), kind, name, clock.instant(), expires), sha256(token));
+        List<StateWrite> batch = new ArrayList<>();
+        batch.add(unchanged(owner));
+        for (StoredToken d : dropped) {
+            batch.add(new StateWrite.Delete(TOKENS, d.sha256(), StateStore.ANY));
+        }
+        batch.add(new StateWrite.Put(TOKENS, t.sha256(), t.json(), StateStore.ABSENT));
+        state.write(batch);
         return new Issued(token, t.info());
     }
 
@@ -676,9 +557,288 @@ public final class Accounts implements Authenticator, AutoCloseable {
         return list;
     }
 
+    /** The expired tokens of {@code user}: dropped whenever the user is issued a new one, so they do not pile up. */
+    private List<StoredToken> expiredTokensOf(String user, Instant now) {
+        List<StoredToken> list = new ArrayList<>();
+        for (StoredToken t : tokens.values()) {
+            if (t.info().user().equals(user) && expired(t.info(), now)) {
+                list.add(t);
+            }
+        }
+        return list;
+    }
+
+    /** The user named exactly {@code username} (names are unique in any letter case, but match exactly). */
+    private StoredUser userNamed(String username) {
+        if (username == null) {
+            return null;
+        }
+        StoredUser u = users.get(key(username));
+        return u != null && u.user().username().equals(username) ? u : null;
+    }
+
+    private static String key(String username) {
+        return username.toLowerCase(Locale.ROOT);
+    }
+
     private long administrators() {
         return users.values().stream().filter(u -> u.user().role() == Role.ADMINISTRATOR).count();
     }
+
+    private static AccountException taken(String existing) {
+        return new AccountException(AccountException.Reason.CONFLICT, "a user named '" + existing
+                + "' already exists; choose another username or change that user with PUT /api/users/" + existing);
+    }
+
+    // ---- the in-memory view: fed by the store's change events only
+
+    private void userChanged(StateChange c) {
+        if (c.record().isEmpty()) {
+            users.remove(c.key());
+            return;
+        }
+        StateRecord r = c.record().get();
+        StoredUser u = readUser(parse(r), r.version(), "state record " + USERS + "/" + r.key(), STORED);
+        if (!u.key().equals(r.key())) {
+            throw corrupt("state record " + USERS + "/" + r.key() + " holds the user '" + printable(u.user().username())
+                    + "'; the key must be the lower-cased username", STORED);
+        }
+        users.put(r.key(), u);
+    }
+
+    private void tokenChanged(StateChange c) {
+        if (c.record().isEmpty()) {
+            tokens.remove(c.key());
+            return;
+        }
+        StateRecord r = c.record().get();
+        String where = "state record " + TOKENS + "/" + r.key();
+        if (!SHA256_HEX.matcher(r.key()).matches()) {
+            throw corrupt(where + " has a key that is not 64 lower-case hex digits", STORED);
+        }
+        tokens.put(r.key(), new StoredToken(readToken(parse(r), where, STORED), r.key()));
+    }
+
+    private static JsonNode parse(StateRecord r) {
+        try {
+            return Json.parse(r.json());
+        } catch (IOException e) {
+            throw corrupt("state record " + r.collection() + "/" + r.key() + " is not valid JSON: " + e.getMessage(), STORED);
+        }
+    }
+
+    // ---- opening, the first start and the import of the old files
+
+    private void load(Path oldDir, Optional<String> adminPassword) {
+        // watch first, then read, so that no change between the two is missed
+        watches.add(state.watch(USERS, this::userChanged));
+        watches.add(state.watch(TOKENS, this::tokenChanged));
+        for (StateRecord r : state.list(USERS)) {
+            userChanged(new StateChange(USERS, r.key(), Optional.of(r)));
+        }
+        for (StateRecord r : state.list(TOKENS)) {
+            tokenChanged(new StateChange(TOKENS, r.key(), Optional.of(r)));
+        }
+        if (users.isEmpty()) {
+            if (Files.exists(oldDir.resolve(USERS_FILE))) {
+                importOldFiles(oldDir);
+            } else {
+                createAdmin(adminPassword);
+            }
+        }
+        pruneTokens();
+        if (administrators() == 0) {
+            log.warn("the state store has no administrator: nobody can manage users; add one to the '{}' collection", USERS);
+        }
+        log.info("accounts open users={} tokens={}", users.size(), tokens.size());
+    }
+
+    /** Drops the tokens that expired or whose user no longer exists. */
+    private void pruneTokens() {
+        Instant now = clock.instant();
+        List<StateWrite> drop = new ArrayList<>();
+        for (StoredToken t : tokens.values()) {
+            if (expired(t.info(), now) || userNamed(t.info().user()) == null) {
+                drop.add(new StateWrite.Delete(TOKENS, t.sha256(), StateStore.ANY));
+            }
+        }
+        if (!drop.isEmpty()) {
+            state.write(drop);
+            log.info("accounts: dropped {} expired or orphaned tokens", drop.size());
+        }
+    }
+
+    private void createAdmin(Optional<String> configured) {
+        String password = configured.orElseGet(Accounts::generatePassword);
+        StoredUser admin = new StoredUser(new User(ADMIN, Role.ADMINISTRATOR, clock.instant()), hashPassword(password.toCharArray()), 0);
+        try {
+            state.put(USERS, admin.key(), admin.json(), StateStore.ABSENT);
+        } catch (VersionConflictException e) {
+            log.info("the user '{}' was created by another node meanwhile", ADMIN);
+            return;
+        }
+        if (configured.isPresent()) {
+            log.info("created the user '{}' (administrator) with the configured password (JUNCTION_ADMIN_PASSWORD or [auth] admin_password)", ADMIN);
+            return;
+        }
+        System.out.println();
+        System.out.println("Junction created the user '" + ADMIN + "' (administrator) with this generated password:");
+        System.out.println();
+        System.out.println("    " + password);
+        System.out.println();
+        System.out.println("It will not be shown again. Log in with POST /api/auth/login and change it with PUT /api/users/"
+                + ADMIN + ", or set JUNCTION_ADMIN_PASSWORD (or [auth] admin_password) before the first start to choose it.");
+        System.out.println();
+        System.out.flush();
+        log.warn("created the user '{}' (administrator) with a generated password, printed once on standard output: "
+                + "it will not be shown again; set JUNCTION_ADMIN_PASSWORD or [auth] admin_password before the first start to choose it", ADMIN);
+    }
+
+    /**
+     * Imports the {@code users.json} and {@code tokens.json} an older Junction wrote (version 1: an array of users
+     * with their password hashes, and of tokens by their SHA-256), all in one atomic write, then renames the files
+     * {@code *.imported}. Expired tokens and tokens of unknown users are left out. A file that is not what the old
+     * Junction wrote stops the start, naming the file and what is wrong.
+     */
+    private void importOldFiles(Path dir) {
+        Path usersFile = dir.resolve(USERS_FILE);
+        Path tokensFile = dir.resolve(TOKENS_FILE);
+        Map<String, StoredUser> imported = new LinkedHashMap<>();
+        int i = 0;
+        for (JsonNode n : readArray(usersFile, "users")) {
+            i++;
+            String where = usersFile + ": user #" + i;
+            StoredUser u = readUser(n, 0, where, OLD_FILE);
+            StoredUser before = imported.putIfAbsent(u.key(), u);
+            if (before != null) {
+                throw corrupt(where + " repeats the username '" + before.user().username() + "' (usernames are unique in any letter case)", OLD_FILE);
+            }
+        }
+        List<StateWrite> batch = new ArrayList<>();
+        for (StoredUser u : imported.values()) {
+            batch.add(new StateWrite.Put(USERS, u.key(), u.json(), StateStore.ABSENT));
+        }
+        int tokenCount = 0;
+        int left = 0;
+        if (Files.exists(tokensFile)) {
+            Instant now = clock.instant();
+            Map<String, StoredToken> seen = new LinkedHashMap<>();
+            i = 0;
+            for (JsonNode n : readArray(tokensFile, "tokens")) {
+                i++;
+                String where = tokensFile + ": token #" + i;
+                TokenInfo info = readToken(n, where, OLD_FILE);
+                String sha = text(n, "sha256", where, OLD_FILE);
+                if (!SHA256_HEX.matcher(sha).matches()) {
+                    throw corrupt(where + " has a sha256 that is not 64 lower-case hex digits", OLD_FILE);
+                }
+                StoredUser owner = imported.get(key(info.user()));
+                if (owner == null || !owner.user().username().equals(info.user()) || expired(info, now)) {
+                    left++;
+                    continue;
+                }
+                seen.put(sha, new StoredToken(info, sha));
+            }
+            for (StoredToken t : seen.values()) {
+                batch.add(new StateWrite.Put(TOKENS, t.sha256(), t.json(), StateStore.ABSENT));
+            }
+            tokenCount = seen.size();
+        }
+        try {
+            state.write(batch);
+        } catch (VersionConflictException e) {
+            log.info("accounts: another node imported or created the users first ({}); the old files are left as they are", e.getMessage());
+            return;
+        }
+        log.info("accounts: imported {} users and {} tokens ({} expired or orphaned left out) from {} into the state store",
+                imported.size(), tokenCount, left, dir);
+        for (Path f : List.of(usersFile, tokensFile)) {
+            if (Files.exists(f)) {
+                Path to = f.resolveSibling(f.getFileName() + IMPORTED);
+                try {
+                    Files.move(f, to, StandardCopyOption.REPLACE_EXISTING);
+                } catch (IOException e) {
+                    // harmless: the old files are read only while the store has no users
+                    log.warn("accounts: imported {} but could not rename it to {}: {}", f, to.getFileName(), e.toString());
+                }
+            }
+        }
+    }
+
+    private static StoredUser readUser(JsonNode n, long version, String where, String hint) {
+        String username = text(n, "username", where, hint);
+        if (!USERNAME.matcher(username).matches()) {
+            throw corrupt(where + " has the username '" + printable(username) + "'; expected " + USERNAME_RULE, hint);
+        }
+        String roleText = text(n, "role", where, hint);
+        Role role = Role.parse(roleText).orElseThrow(() -> corrupt(where + " ('" + username + "') has the role '"
+                + printable(roleText) + "'; expected user, support or administrator", hint));
+        String hash = text(n, "password", where, hint);
+        if (!PasswordHash.looksHashed(hash)) {
+            throw corrupt(where + " ('" + username + "') has a password that is not a hash; expected "
+                    + PasswordHash.PREFIX + "<iterations>$<salt>$<hash>", hint);
+        }
+        Instant created = instant(n, "created", where, hint);
+        return new StoredUser(new User(username, role, created), hash, version);
+    }
+
+    private static TokenInfo readToken(JsonNode n, String where, String hint) {
+        String id = text(n, "id", where, hint);
+        if (!TOKEN_ID.matcher(id).matches()) {
+            throw corrupt(where + " has the id '" + printable(id) + "'; expected letters, digits, '_' or '-'", hint);
+        }
+        String user = text(n, "user", where, hint);
+        String kindText = text(n, "kind", where, hint);
+        Kind kind = Kind.parse(kindText).orElseThrow(() -> corrupt(where + " has the kind '" + printable(kindText)
+                + "'; expected login or api", hint));
+        String name = text(n, "name", where, hint);
+        Instant created = instant(n, "created", where, hint);
+        Optional<Instant> expires = n.path("expires").isNull() || n.path("expires").isMissingNode()
+                ? Optional.empty() : Optional.of(instant(n, "expires", where, hint));
+        return new TokenInfo(id, user, kind, name, created, expires);
+    }
+
+    private static JsonNode readArray(Path file, String field) {
+        JsonNode root;
+        try {
+            root = Json.MAPPER.readTree(Files.readAllBytes(file));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw corrupt(file + " is not valid JSON: " + e.getOriginalMessage(), OLD_FILE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject() || !root.path(field).isArray()) {
+            throw corrupt(file + " has no \"" + field + "\" array; expected {\"version\": 1, \"" + field + "\": [...]}", OLD_FILE);
+        }
+        int version = root.path("version").asInt(FORMAT_VERSION);
+        if (version != FORMAT_VERSION) {
+            throw corrupt(file + " has version " + version + "; this Junction reads version " + FORMAT_VERSION, OLD_FILE);
+        }
+        return root.get(field);
+    }
+
+    private static String text(JsonNode n, String field, String where, String hint) {
+        JsonNode v = n.get(field);
+        if (v == null || !v.isTextual()) {
+            throw corrupt(where + " has no text \"" + field + "\"", hint);
+        }
+        return v.asText();
+    }
+
+    private static Instant instant(JsonNode n, String field, String where, String hint) {
+        String v = text(n, field, where, hint);
+        try {
+            return Instant.parse(v);
+        } catch (DateTimeParseException e) {
+            throw corrupt(where + " has \"" + field + "\": \"" + printable(v) + "\", which is not an ISO-8601 instant", hint);
+        }
+    }
+
+    private static IllegalStateException corrupt(String what, String hint) {
+        return new IllegalStateException(what + " (" + hint + ")");
+    }
+
+    // ---- helpers
 
     private void checkOpen() {
         if (closed) {

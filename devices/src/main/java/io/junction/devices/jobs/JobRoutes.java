@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
+import io.junction.core.actor.ActorException;
 import io.junction.core.auth.Principal;
 import io.junction.core.http.Access;
 import io.junction.core.http.ApiException;
@@ -193,6 +194,9 @@ public final class JobRoutes {
         }
         if (e instanceof ApiException a) {
             return a;
+        }
+        if (e instanceof ActorException a) {
+            return new ApiException(503, "service unavailable", a.getMessage());
         }
         return new ApiException(500, "internal server error", "the job manager failed: " + Jobs.message(e));
     }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Ids;
+import io.junction.core.actor.Actor;
+import io.junction.core.actor.Request;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
 import io.junction.core.config.ConfigException;
@@ -17,15 +19,19 @@ import io.junction.devices.driver.FunctionSpec;
 import io.junction.devices.jobs.JobCommand.Begun;
 import io.junction.devices.jobs.JobCommand.Cancel;
 import io.junction.devices.jobs.JobCommand.Create;
+import io.junction.devices.jobs.JobCommand.DrainOver;
 import io.junction.devices.jobs.JobCommand.Find;
 import io.junction.devices.jobs.JobCommand.Get;
 import io.junction.devices.jobs.JobCommand.ModuleStopping;
 import io.junction.devices.jobs.JobCommand.NeutralAnswered;
+import io.junction.devices.jobs.JobCommand.NeutralOver;
 import io.junction.devices.jobs.JobCommand.Query;
 import io.junction.devices.jobs.JobCommand.Reapplied;
 import io.junction.devices.jobs.JobCommand.Recorded;
+import io.junction.devices.jobs.JobCommand.Recover;
 import io.junction.devices.jobs.JobCommand.Shutdown;
 import io.junction.devices.jobs.JobCommand.StepAnswered;
+import io.junction.devices.jobs.JobCommand.StepDue;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -47,14 +53,13 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,9 +76,11 @@ import org.slf4j.LoggerFactory;
  * was down ends at once with its neutral calls. {@link #close()} finishes the calls in flight, runs every running
  * job's neutral calls (the device is left safe while the server is down) and keeps the job resumable.
  *
- * <p>One actor: a bounded mailbox served by one loop on a virtual thread, which also keeps the timers (one heap, no
- * thread per job) and waits on its mailbox only until the next step is due. Public methods only check their input
- * and enqueue commands.
+ * <p>One actor on the runtime ({@link Actor}, commands in {@link JobCommand}): public methods only check their input and
+ * enqueue commands; every job's state is touched on the actor's thread only. Every timer is the runtime's, on the
+ * injected clock: a job's next step or deadline ({@link StepDue}, one per job, no thread per job), and the shutdown's
+ * deadlines ({@link DrainOver}, {@link NeutralOver}). What happens elsewhere (a journal record durable, a call
+ * answered) comes back as a command too; see {@link #answer}.
  */
 public final class Jobs implements AutoCloseable {
 
@@ -90,10 +97,9 @@ public final class Jobs implements AutoCloseable {
     private final int keepFinished;
     private final long callTimeoutMillis;
     private final long stopTimeoutMillis;
-    private final long tickMillis;
+    private final Duration tick;
     private final long compactBytes;
     private final MeterRegistry metrics;
-    private final ArrayBlockingQueue<JobCommand> mailbox = new ArrayBlockingQueue<>(MAILBOX);
 
     private final Counter startedCount;
     /** Where job starts and ends are published; empty in tests without a hub. */
@@ -108,19 +114,19 @@ public final class Jobs implements AutoCloseable {
     private final Map<String, Job> jobs = new LinkedHashMap<>();
     /** Ended jobs, oldest end first, to forget the oldest beyond {@link #keepFinished}. */
     private final ArrayDeque<String> endedOrder = new ArrayDeque<>();
-    private final Timers timers = new Timers();
     private Phase phase = Phase.RUNNING;
-    private long drainUntilNanos;
-    private long neutralUntilNanos;
+    /** The shutdown's time for calls in flight, and then for neutral calls, has run out. */
+    private boolean drainOver;
+    private boolean neutralOver;
     private int shutdownNeutrals;
     private CompletableFuture<Void> shutdownReply;
 
+    /** Set once by {@link #start()}, before {@link #accepting} (which publishes them). */
     private Journal journal;
-    private Thread loop;
+    private Actor<JobCommand> actor;
     private volatile boolean accepting;
     private volatile boolean started;
     private volatile boolean closing;
-    private volatile boolean stopLoop;
     private volatile boolean halted;
 
     /**
@@ -145,7 +151,7 @@ public final class Jobs implements AutoCloseable {
         this.keepFinished = b.keepFinished;
         this.callTimeoutMillis = b.callTimeout.toMillis();
         this.stopTimeoutMillis = b.stopTimeout.toMillis();
-        this.tickMillis = Math.max(1, b.tick.toMillis());
+        this.tick = b.tick;
         this.compactBytes = b.compactBytes;
         this.definitions = new JobDefinitions(b.configJobs, drivers);
         this.startedCount = Counter.builder("junction.jobs.started").description("jobs started").register(metrics);
@@ -165,7 +171,7 @@ public final class Jobs implements AutoCloseable {
     }
 
     /**
-     * Reads the journal, compacts it, and brings back every job that was running: the loop starts and, before this
+     * Reads the journal, compacts it, and brings back every job that was running: the actor starts and, before this
      * returns, has re-applied or ended each as its due times say (re-applies answer later). Throws
      * {@link UncheckedIOException} when the journal folder cannot be read or written.
      */
@@ -191,14 +197,17 @@ public final class Jobs implements AutoCloseable {
         }
         long t3 = System.nanoTime();
         definitions.checkLoaded();
+        actor = Actor.start("jobs", MAILBOX, clock, tick, this::handle);
         modules.onStopping(this::moduleStopping);
         accepting = true;
-        CountDownLatch recovered = new CountDownLatch(1);
-        loop = Thread.ofVirtual().name("jobs").start(() -> run(recovered));
         try {
-            recovered.await(60, TimeUnit.SECONDS);
+            actor.ask(Recover::new).get(60, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            log.error("jobs: recovery failed: {}", e.getCause().toString(), e.getCause());
+        } catch (TimeoutException e) {
+            log.warn("jobs: recovery did not finish within 60 s; it goes on in the background");
         }
         long t4 = System.nanoTime();
         log.info("jobs started: journal read in {} ms, jobs rebuilt in {} ms, compacted in {} ms, recovered in {} ms",
@@ -255,9 +264,7 @@ public final class Jobs implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new JobException(JobException.Kind.BAD_REQUEST, "job " + job + " on module " + module + ": " + e.getMessage());
             }
-            CompletableFuture<JobView> reply = new CompletableFuture<>();
-            send(new Create(def, module, driver, values, caller, reply));
-            return reply;
+            return ask(reply -> new Create(def, module, driver, values, caller, reply));
         } catch (JobException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -268,35 +275,17 @@ public final class Jobs implements AutoCloseable {
      * fails NOT_FOUND, CONFLICT (it has already ended) or FORBIDDEN (only its caller, support and administrators may).
      */
     public CompletableFuture<JobView> cancel(Principal by, String id) {
-        CompletableFuture<JobView> reply = new CompletableFuture<>();
-        try {
-            send(new Cancel(id, by, reply));
-        } catch (JobException e) {
-            reply.completeExceptionally(e);
-        }
-        return reply;
+        return ask(reply -> new Cancel(id, by, reply));
     }
 
     /** The job with id {@code id}, with its trace; empty when it is not known (or long forgotten). */
     public CompletableFuture<Optional<JobView>> get(String id) {
-        CompletableFuture<Optional<JobView>> reply = new CompletableFuture<>();
-        try {
-            send(new Get(id, reply));
-        } catch (JobException e) {
-            reply.completeExceptionally(e);
-        }
-        return reply;
+        return ask(reply -> new Get(id, reply));
     }
 
     /** Jobs running and recent, newest first: of {@code state} and {@code module} when given, at most {@code limit}. */
     public CompletableFuture<List<JobView>> list(Optional<JobState> state, Optional<String> module, int limit) {
-        CompletableFuture<List<JobView>> reply = new CompletableFuture<>();
-        try {
-            send(new Find(new Query(state, module, limit), reply));
-        } catch (JobException e) {
-            reply.completeExceptionally(e);
-        }
-        return reply;
+        return ask(reply -> new Find(new Query(state, module, limit), reply));
     }
 
     /** The jobs module {@code module} offers; NOT_FOUND when there is no such module. */
@@ -331,118 +320,101 @@ public final class Jobs implements AutoCloseable {
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
-            send(new ModuleStopping(module, done));
+            actor.send(new ModuleStopping(module, done)); // the module waits for this listener anyway
             done.get(stopTimeoutMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             log.warn("jobs of module {} did not reach their neutral state within {} ms", module, stopTimeoutMillis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (ExecutionException | JobException e) {
-            log.warn("jobs of module {} could not be stopped: {}", module, e.toString());
-        }
-    }
-
-    private void send(JobCommand c) {
-        if (!accepting) {
-            throw new JobException(JobException.Kind.UNAVAILABLE, started ? "the job manager is shutting down"
-                    : "the job manager has not started");
-        }
-        try {
-            mailbox.put(c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new JobException(JobException.Kind.UNAVAILABLE, "interrupted while waiting for room in the job manager's mailbox");
+        } catch (ExecutionException e) {
+            log.warn("jobs of module {} could not be stopped: {}", module, e.getCause().toString());
         }
     }
 
     /**
-     * Hands the actor what happened elsewhere (a record durable, a call answered). Never blocks the thread it runs
-     * on (the journal's writer, a module's actor): when the mailbox is full, a virtual thread waits for room.
+     * Enqueues a request without waiting: a full mailbox or a closed actor fails the reply at once (the runtime's
+     * {@link io.junction.core.actor.ActorException}), and so does a job manager that does not take requests now.
      */
-    private void deliver(JobCommand c) {
-        if (mailbox.offer(c)) {
-            return;
+    private <R> CompletableFuture<R> ask(Function<CompletableFuture<R>, JobCommand> request) {
+        if (!accepting) {
+            return CompletableFuture.failedFuture(new JobException(JobException.Kind.UNAVAILABLE, started
+                    ? "the job manager is shutting down" : "the job manager has not started"));
         }
-        Thread.ofVirtual().name("jobs-deliver").start(() -> {
-            try {
-                while (!stopLoop && !halted) {
-                    if (mailbox.offer(c, 100, TimeUnit.MILLISECONDS)) {
-                        return;
-                    }
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        return actor.ask(request);
     }
 
-    // --- the loop
+    /**
+     * Hands the actor what happened elsewhere (a record durable, a call answered) as a timer that is due at once.
+     * The runtime never refuses a due timer, so an answer is never lost to a full mailbox, and the thread it comes
+     * from (the journal's writer, a module's actor) never waits. Each answer is its own tag; a running job has at
+     * most a record being written and a call on its way, so these timers are bounded by the jobs kept.
+     */
+    private void answer(JobCommand c) {
+        actor.schedule(Instant.EPOCH, new Object(), c);
+    }
 
-    private void run(CountDownLatch recovered) {
-        try {
-            recover();
-        } catch (RuntimeException e) {
-            log.error("jobs: recovery failed: {}", e.toString(), e);
-        } finally {
-            recovered.countDown();
+    /** {@code j}'s one timer: its next step, or its deadline, is due at {@code at} (epoch ms). */
+    private void scheduleDue(Job j, long at) {
+        StepDue due = new StepDue(j.id);
+        actor.schedule(Instant.ofEpochMilli(at), due, due);
+    }
+
+    private void cancelDue(Job j) {
+        actor.cancel(new StepDue(j.id));
+    }
+
+    // --- the handler: one command at a time on the actor's thread
+
+    private void handle(JobCommand c) {
+        if (phase == Phase.DONE) {
+            refuseAfterShutdown(c);
+            return;
         }
-        while (!stopLoop && !halted) {
-            try {
-                long now = clock.millis();
-                for (String id : timers.takeDue(now)) {
-                    Job j = jobs.get(id);
+        try {
+            switch (c) {
+                case Recover m -> {
+                    recover();
+                    m.reply().complete(null);
+                }
+                case Create m -> create(m);
+                case Recorded m -> recorded(m);
+                case Begun m -> begun(m);
+                case StepAnswered m -> stepAnswered(m);
+                case Reapplied m -> reapplied(m);
+                case NeutralAnswered m -> neutralAnswered(m);
+                case StepDue m -> {
+                    Job j = jobs.get(m.id());
                     if (j != null) {
                         advance(j);
                     }
                 }
-                checkShutdown();
-                if (stopLoop) {
-                    break;
-                }
-                long wait = Math.max(0, Math.min(timers.nextDue() - now, tickMillis));
-                JobCommand c = wait == 0 ? mailbox.poll() : mailbox.poll(wait, TimeUnit.MILLISECONDS);
-                if (c != null) {
-                    handleSafely(c);
-                    for (int i = 0; i < 256 && (c = mailbox.poll()) != null; i++) {
-                        handleSafely(c);
-                    }
-                }
-                if (phase == Phase.RUNNING && journal.wantsCompaction()) {
+                case Cancel m -> cancel(m);
+                case ModuleStopping m -> moduleStopping(m);
+                case Get m -> m.reply().complete(Optional.ofNullable(jobs.get(m.id())).map(j -> j.view(clock.millis())));
+                case Find m -> m.reply().complete(find(m.query()));
+                case Shutdown m -> shutdown(m);
+                case DrainOver m -> drainOver = true;
+                case NeutralOver m -> neutralOver = true;
+            }
+        } finally {
+            if (phase == Phase.RUNNING) {
+                if (journal.wantsCompaction()) {
                     journal.compact(snapshots());
                 }
-            } catch (InterruptedException e) {
-                if (halted) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                log.error("jobs: the loop failed: {}", e.toString(), e);
+            } else {
+                checkShutdown();
             }
         }
     }
 
-    private void handleSafely(JobCommand c) {
-        try {
-            handle(c);
-        } catch (RuntimeException e) {
-            log.warn("jobs: command {} failed: {}", c.getClass().getSimpleName(), e.toString(), e);
-            fail(c, e instanceof JobException je ? je : new JobException(JobException.Kind.UNAVAILABLE,
-                    "the job manager failed: " + e));
-        }
-    }
-
-    private void handle(JobCommand c) {
-        switch (c) {
-            case Create m -> create(m);
-            case Recorded m -> recorded(m);
-            case Begun m -> begun(m);
-            case StepAnswered m -> stepAnswered(m);
-            case Reapplied m -> reapplied(m);
-            case NeutralAnswered m -> neutralAnswered(m);
-            case Cancel m -> cancel(m);
-            case ModuleStopping m -> moduleStopping(m);
-            case Get m -> m.reply().complete(Optional.ofNullable(jobs.get(m.id())).map(j -> j.view(clock.millis())));
-            case Find m -> m.reply().complete(find(m.query()));
-            case Shutdown m -> shutdown(m);
+    /** After the shutdown finished: requests are refused, answers and timers dropped (the jobs resume on restart). */
+    private static void refuseAfterShutdown(JobCommand c) {
+        if (c instanceof ModuleStopping m) {
+            m.reply().complete(null);
+        } else if (c instanceof Shutdown m) {
+            m.reply().complete(null);
+        } else if (c instanceof Request<?> r) {
+            r.reply().completeExceptionally(new JobException(JobException.Kind.UNAVAILABLE, "the job manager has shut down"));
         }
     }
 
@@ -456,7 +428,7 @@ public final class Jobs implements AutoCloseable {
         j.startReply = m.reply();
         jobs.put(j.id, j);
         active.incrementAndGet();
-        journal.append(j.snapshot()).whenComplete((v, e) -> deliver(new Recorded(j.id, Optional.ofNullable(e))));
+        journal.append(j.snapshot()).whenComplete((v, e) -> answer(new Recorded(j.id, Optional.ofNullable(e))));
     }
 
     private void recorded(Recorded m) {
@@ -471,7 +443,7 @@ public final class Jobs implements AutoCloseable {
             if (!j.state.ended()) {
                 active.decrementAndGet();
             }
-            timers.cancel(j.id);
+            cancelDue(j);
             reply.completeExceptionally(new JobException(JobException.Kind.UNAVAILABLE, "job " + j.definition.name()
                     + " was not started: it could not be recorded in " + journal.file() + ": " + message(m.error().get())));
             return;
@@ -497,12 +469,12 @@ public final class Jobs implements AutoCloseable {
                 if (now >= j.deadline()) {
                     finish(j);
                 } else {
-                    timers.schedule(j.id, j.deadline());
+                    scheduleDue(j, j.deadline());
                 }
                 return;
             }
             if (j.due[j.next] > now) {
-                timers.schedule(j.id, j.due[j.next]);
+                scheduleDue(j, j.due[j.next]);
                 return;
             }
             if (!j.isCall(j.next)) {
@@ -520,7 +492,7 @@ public final class Jobs implements AutoCloseable {
         j.inFlight = true;
         lateness.record(Math.max(0, now - j.due[step]), TimeUnit.MILLISECONDS);
         journal.append(Job.begunRecord(j.id, step, now))
-                .whenComplete((v, e) -> deliver(new Begun(j.id, step, Optional.ofNullable(e))));
+                .whenComplete((v, e) -> answer(new Begun(j.id, step, Optional.ofNullable(e))));
     }
 
     private void begun(Begun m) {
@@ -545,7 +517,7 @@ public final class Jobs implements AutoCloseable {
         }
         JobDefinition.Call c = j.call(step);
         call(j.caller, j.module, c.function(), JobDefinition.resolve(c.template(), j.values)).whenComplete((r, e) ->
-                deliver(new StepAnswered(j.id, step, e == null ? Optional.of(orNull(r)) : Optional.empty(), Optional.ofNullable(e))));
+                answer(new StepAnswered(j.id, step, e == null ? Optional.of(orNull(r)) : Optional.empty(), Optional.ofNullable(e))));
     }
 
     private void stepAnswered(StepAnswered m) {
@@ -581,7 +553,7 @@ public final class Jobs implements AutoCloseable {
         j.reapplying = true;
         JobDefinition.Call c = j.call(step);
         call(j.caller, j.module, c.function(), JobDefinition.resolve(c.template(), j.values)).whenComplete((r, e) ->
-                deliver(new Reapplied(j.id, step, e == null ? Optional.of(orNull(r)) : Optional.empty(), Optional.ofNullable(e))));
+                answer(new Reapplied(j.id, step, e == null ? Optional.of(orNull(r)) : Optional.empty(), Optional.ofNullable(e))));
     }
 
     private void reapplied(Reapplied m) {
@@ -614,7 +586,7 @@ public final class Jobs implements AutoCloseable {
         j.state = JobState.STOPPING;
         j.target = target;
         j.reason = reason;
-        timers.cancel(j.id);
+        cancelDue(j);
         journal.append(j.stoppingRecord(clock.millis()));
         log.info("job stopping id={} job={} module={} as={} reason={}", j.id, j.definition.name(), j.module, target.word(), reason);
         neutralIfIdle(j);
@@ -636,7 +608,7 @@ public final class Jobs implements AutoCloseable {
         JobDefinition.Call c = calls.get(index);
         // neutral calls make the device safe whoever started the job, so they run as the engine itself
         call(Principal.SYSTEM, j.module, c.function(), JobDefinition.resolve(c.template(), j.values)).whenComplete((r, e) ->
-                deliver(new NeutralAnswered(j.id, index, e == null ? Optional.of(orNull(r)) : Optional.empty(), Optional.ofNullable(e))));
+                answer(new NeutralAnswered(j.id, index, e == null ? Optional.of(orNull(r)) : Optional.empty(), Optional.ofNullable(e))));
     }
 
     private void neutralAnswered(NeutralAnswered m) {
@@ -679,7 +651,7 @@ public final class Jobs implements AutoCloseable {
         long now = clock.millis();
         j.state = j.target;
         j.ended = now;
-        timers.cancel(j.id);
+        cancelDue(j);
         active.decrementAndGet();
         finishedCount.get(j.state).increment();
         CompletableFuture<Void> durable = journal.append(j.endRecord());
@@ -892,19 +864,19 @@ public final class Jobs implements AutoCloseable {
             m.reply().complete(null);
             return;
         }
-        long now = System.nanoTime();
         phase = Phase.DRAINING;
         shutdownReply = m.reply();
-        drainUntilNanos = now + TimeUnit.MILLISECONDS.toNanos(stopTimeoutMillis / 2);
-        neutralUntilNanos = now + TimeUnit.MILLISECONDS.toNanos(stopTimeoutMillis);
-        checkShutdown();
+        Instant now = clock.instant();
+        actor.schedule(now.plusMillis(stopTimeoutMillis / 2), new DrainOver(), new DrainOver());
+        actor.schedule(now.plusMillis(stopTimeoutMillis), new NeutralOver(), new NeutralOver());
+        // the handler calls checkShutdown() next
     }
 
+    /** Moves the shutdown on once what it waits for has answered, or its time has run out. */
     private void checkShutdown() {
         if (phase == Phase.RUNNING || phase == Phase.DONE) {
             return;
         }
-        long now = System.nanoTime();
         if (phase == Phase.DRAINING) {
             boolean busy = false;
             for (Job j : jobs.values()) {
@@ -913,7 +885,7 @@ public final class Jobs implements AutoCloseable {
                     break;
                 }
             }
-            if (busy && now < drainUntilNanos) {
+            if (busy && !drainOver) {
                 return;
             }
             phase = Phase.NEUTRAL;
@@ -938,16 +910,17 @@ public final class Jobs implements AutoCloseable {
                 }
                 busy = j.state == JobState.STOPPING;
             }
-            if (busy && now < neutralUntilNanos) {
+            if (busy && !neutralOver) {
                 return;
             }
             if (busy) {
                 log.warn("jobs: not every neutral call answered within {} ms of the shutdown", stopTimeoutMillis);
             }
             phase = Phase.DONE;
+            actor.cancel(new DrainOver());
+            actor.cancel(new NeutralOver());
             CompletableFuture<Void> reply = shutdownReply;
             journal.flush().whenComplete((v, e) -> reply.complete(null));
-            stopLoop = true;
         }
     }
 
@@ -965,26 +938,16 @@ public final class Jobs implements AutoCloseable {
         accepting = false;
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
-            if (mailbox.offer(new Shutdown(done), 5, TimeUnit.SECONDS)) {
-                done.get(stopTimeoutMillis + 5_000, TimeUnit.MILLISECONDS);
-            }
+            actor.send(new Shutdown(done));
+            done.get(stopTimeoutMillis + 5_000, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
             log.warn("jobs: shutdown did not finish in time: {}", e.toString());
         }
-        stopLoop = true;
-        try {
-            loop.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        // after the shutdown the handler only refuses what is left (requests fail UNAVAILABLE, answers are dropped)
+        actor.close(Duration.ofSeconds(1));
         journal.close();
-        List<JobCommand> left = new ArrayList<>();
-        mailbox.drainTo(left);
-        for (JobCommand c : left) {
-            fail(c, new JobException(JobException.Kind.UNAVAILABLE, "the job manager has shut down"));
-        }
         log.info("jobs closed: {} jobs stay resumable", active.get());
     }
 
@@ -992,30 +955,11 @@ public final class Jobs implements AutoCloseable {
     void halt() {
         halted = true;
         accepting = false;
-        if (loop != null) {
-            loop.interrupt();
-            try {
-                loop.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (actor != null) {
+            actor.close(Duration.ZERO);
         }
         if (journal != null) {
             journal.halt();
-        }
-    }
-
-    private static void fail(JobCommand c, JobException e) {
-        switch (c) {
-            case Create m -> m.reply().completeExceptionally(e);
-            case Cancel m -> m.reply().completeExceptionally(e);
-            case ModuleStopping m -> m.reply().complete(null);
-            case Get m -> m.reply().completeExceptionally(e);
-            case Find m -> m.reply().completeExceptionally(e);
-            case Shutdown m -> m.reply().complete(null);
-            default -> {
-                // an answer for the actor itself: nothing waits on it
-            }
         }
     }
 
@@ -1122,7 +1066,7 @@ public final class Jobs implements AutoCloseable {
             return this;
         }
 
-        /** How often the clock is read while no step is due (a clock moved by hand is noticed this soon); 50 ms by default. */
+        /** How often the actor reads the clock while a timer is set (a clock moved by hand is noticed this soon); 50 ms by default. */
         Builder tick(Duration tick) {
             this.tick = tick;
             return this;

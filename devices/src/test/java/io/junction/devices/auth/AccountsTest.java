@@ -7,6 +7,11 @@ import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
 import io.junction.core.config.DevicesSettings;
+import io.junction.core.state.StateChange;
+import io.junction.core.state.StateRecord;
+import io.junction.core.state.StateStore;
+import io.junction.core.state.StateWrite;
+import io.junction.core.testing.MemoryStateStore;
 import io.junction.core.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -23,12 +28,21 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+/**
+ * Users and tokens in the state port (the in-memory adapter, which passes the same contract as SQLite; one store
+ * stands for the data directory across a close and an open), and the one-time import of the files an older Junction
+ * wrote in its auth folder ({@code dir}).
+ */
 class AccountsTest {
 
     private static final String ADMIN_PASSWORD = "first-admin-pass";
@@ -37,6 +51,7 @@ class AccountsTest {
     Path dir;
 
     private final MutableClock clock = new MutableClock(Instant.parse("2025-06-01T10:00:00Z"));
+    private final GatedStore state = new GatedStore(new MemoryStateStore(clock));
     private final List<Accounts> opened = new ArrayList<>();
 
     private final List<ListAppender<ILoggingEvent>> appenders = new ArrayList<>();
@@ -49,7 +64,7 @@ class AccountsTest {
 
     private Accounts open(Optional<String> adminPassword, long ttlHours) {
         DevicesSettings d = DevicesSettings.defaults();
-        Accounts a = Accounts.open(dir, new DevicesSettings(adminPassword, ttlHours, d.execTimeoutMillis(), d.plugins(),
+        Accounts a = Accounts.open(state, dir, new DevicesSettings(adminPassword, ttlHours, d.execTimeoutMillis(), d.plugins(),
                 d.drivers(), d.jobs()), clock);
         opened.add(a);
         return a;
@@ -71,8 +86,9 @@ class AccountsTest {
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("admin", Role.ADMINISTRATOR));
         String token = login(a, "admin", ADMIN_PASSWORD);
         assertThat(a.authenticate(token)).contains(new Principal("admin", Role.ADMINISTRATOR));
-        String users = Files.readString(dir.resolve("users.json"));
+        String users = state.get("users", "admin").orElseThrow().json();
         assertThat(users).contains(PasswordHash.PREFIX).doesNotContain(ADMIN_PASSWORD);
+        assertThat(dir).as("nothing is written to the old auth folder").isEmptyDirectory();
     }
 
     @Test
@@ -129,17 +145,18 @@ class AccountsTest {
     }
 
     @Test
-    void theTokensFileHoldsOnlyHashesOfTheTokens() throws Exception {
+    void theStoreHoldsOnlyHashesOfTheTokens() {
         Accounts a = open();
         String loginToken = login(a, "admin", ADMIN_PASSWORD);
         String apiToken = a.createApiToken("admin", "ci").token();
 
         assertThat(loginToken).matches("[A-Za-z0-9_-]{43}");
         assertThat(apiToken).matches("[A-Za-z0-9_-]{43}").isNotEqualTo(loginToken);
-        String file = Files.readString(dir.resolve("tokens.json"));
-        assertThat(file).doesNotContain(loginToken).doesNotContain(apiToken)
-                .contains(Accounts.sha256(loginToken)).contains(Accounts.sha256(apiToken));
-        assertThat(dir.resolve("tokens.json.tmp")).doesNotExist();
+        List<StateRecord> stored = state.list("tokens");
+        assertThat(stored).extracting(StateRecord::key)
+                .containsExactlyInAnyOrder(Accounts.sha256(loginToken), Accounts.sha256(apiToken));
+        assertThat(stored).extracting(StateRecord::json).noneMatch(j -> j.contains(loginToken) || j.contains(apiToken));
+        assertThat(dir).isEmptyDirectory();
     }
 
     @Test
@@ -166,15 +183,15 @@ class AccountsTest {
     }
 
     @Test
-    void expiredLoginTokensAreDroppedFromTheFileOnReopen() throws Exception {
+    void expiredLoginTokensAreDroppedFromTheStoreOnReopen() {
         Accounts a = open(Optional.of(ADMIN_PASSWORD), 1);
         String token = login(a, "admin", ADMIN_PASSWORD);
         a.close();
-        assertThat(Files.readString(dir.resolve("tokens.json"))).contains(Accounts.sha256(token));
+        assertThat(state.get("tokens", Accounts.sha256(token))).isPresent();
 
         clock.advance(Duration.ofHours(1));
         open(Optional.of(ADMIN_PASSWORD), 1);
-        assertThat(Files.readString(dir.resolve("tokens.json"))).doesNotContain(Accounts.sha256(token));
+        assertThat(state.get("tokens", Accounts.sha256(token))).isEmpty();
     }
 
     @Test
@@ -188,7 +205,7 @@ class AccountsTest {
         assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.WARN).extracting(ILoggingEvent::getFormattedMessage)
                 .anySatisfy(m -> assertThat(m).contains("login failed", "user=admin", "from=10.1.2.3"))
                 .anySatisfy(m -> assertThat(m).contains("login failed", "user=nobody", "from=10.1.2.4"));
-        assertThat(dir.resolve("tokens.json")).as("no token was issued").doesNotExist();
+        assertThat(state.list("tokens")).as("no token was issued").isEmpty();
     }
 
     @Test
@@ -203,7 +220,7 @@ class AccountsTest {
     }
 
     @Test
-    void deletingAUserRevokesTheirTokensAndForgetsThemAfterAReopen() throws Exception {
+    void deletingAUserRevokesTheirTokensAndForgetsThemAfterAReopen() {
         Accounts a = open();
         a.createUser("bob", "bob-password".toCharArray(), Role.USER);
         String login = login(a, "bob", "bob-password");
@@ -214,7 +231,8 @@ class AccountsTest {
         assertThat(a.authenticate(login)).isEmpty();
         assertThat(a.authenticate(api)).isEmpty();
         assertThat(a.tokens("bob")).isEmpty();
-        assertThat(Files.readString(dir.resolve("tokens.json"))).doesNotContain("bob");
+        assertThat(state.list("tokens")).extracting(StateRecord::json).noneMatch(j -> j.contains("bob"));
+        assertThat(state.get("users", "bob")).isEmpty();
         assertThat(a.login("bob", "bob-password".toCharArray(), "test")).isEmpty();
         a.close();
         Accounts b = open();
@@ -353,7 +371,7 @@ class AccountsTest {
     }
 
     @Test
-    void aDamagedUsersFileStopsTheStartWithTheFileAndWhatIsWrong() throws Exception {
+    void aDamagedOldUsersFileStopsTheStartWithTheFileAndWhatIsWrong() throws Exception {
         Files.writeString(dir.resolve("users.json"), """
                 {"version": 1, "users": [{"username": "admin", "role": "superuser", "password": "x", "created": "2025-01-01T00:00:00Z"}]}
                 """);
@@ -373,6 +391,246 @@ class AccountsTest {
 
         assertThatThrownBy(() -> a.createUser("ivan", "ivan-password".toCharArray(), Role.USER))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+
+    // ---- the files an older Junction wrote (captured from it: users.json and tokens.json in its auth folder)
+
+    /** The tokens that older Junction issued into the captured tokens.json, and its passwords. */
+    private static final String OLD_ALICE_LOGIN = "mndb8xPOW0pWaNqSAlleg0eKso8ji5MctMnvEaad-hU";
+    private static final String OLD_ALICE_API = "V0QsKznoYf0ylcNBglWy09W7P0BmT3SOYNDmiCTNzdY";
+    private static final String OLD_ADMIN_LOGIN = "W05L15Iz0fe8yxiqLZuXhrZewkzpxNt1VB7qI3trdC4";
+    private static final String OLD_ADMIN_PASSWORD = "old-admin-pass";
+
+    private static String oldFile(String name) throws Exception {
+        try (var in = AccountsTest.class.getResourceAsStream("old-accounts/" + name)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private void writeOldFiles() throws Exception {
+        Files.writeString(dir.resolve("users.json"), oldFile("users.json"));
+        Files.writeString(dir.resolve("tokens.json"), oldFile("tokens.json"));
+    }
+
+    @Test
+    void theOldAccountsFilesAreImportedOnceOnTheFirstStart() throws Exception {
+        writeOldFiles();
+        clock.set(Instant.parse("2025-06-01T12:00:00Z"));
+
+        Accounts a = open(Optional.of("a-configured-password"), 24);
+
+        assertThat(a.users()).extracting(Accounts.User::username, Accounts.User::role, Accounts.User::created).containsExactly(
+                org.assertj.core.groups.Tuple.tuple("admin", Role.ADMINISTRATOR, Instant.parse("2025-06-01T10:00:00Z")),
+                org.assertj.core.groups.Tuple.tuple("alice", Role.SUPPORT, Instant.parse("2025-06-01T10:00:00Z")));
+        assertThat(a.login("admin", OLD_ADMIN_PASSWORD.toCharArray(), "test")).as("the old password hash is kept").isPresent();
+        assertThat(a.login("admin", "a-configured-password".toCharArray(), "test")).as("no new admin is made").isEmpty();
+        assertThat(a.login("alice", "alice-password".toCharArray(), "test")).isPresent();
+        assertThat(a.authenticate(OLD_ALICE_LOGIN)).contains(new Principal("alice", Role.SUPPORT));
+        assertThat(a.authenticate(OLD_ALICE_API)).contains(new Principal("alice", Role.SUPPORT));
+        assertThat(a.authenticate(OLD_ADMIN_LOGIN)).contains(new Principal("admin", Role.ADMINISTRATOR));
+        assertThat(a.tokenInfo(OLD_ALICE_API)).hasValueSatisfying(t -> {
+            assertThat(t.id()).isEqualTo("ARdKDm4y9RkY");
+            assertThat(t.name()).isEqualTo("backup script");
+            assertThat(t.expires()).isEmpty();
+        });
+        assertThat(a.tokenInfo(OLD_ALICE_LOGIN)).map(Accounts.TokenInfo::expires)
+                .contains(Optional.of(Instant.parse("2025-06-02T10:01:00Z")));
+        assertThat(dir.resolve("users.json")).doesNotExist();
+        assertThat(dir.resolve("tokens.json")).doesNotExist();
+        assertThat(dir.resolve("users.json.imported")).hasContent(oldFile("users.json"));
+        assertThat(dir.resolve("tokens.json.imported")).hasContent(oldFile("tokens.json"));
+        assertThat(state.get("users", "alice")).isPresent();
+        assertThat(state.get("tokens", Accounts.sha256(OLD_ALICE_API))).isPresent();
+
+        a.deleteUser("alice");
+        a.close();
+        writeOldFiles();
+        Accounts b = open();
+        assertThat(b.users()).as("the store has users, so the old files are not read again").extracting(Accounts.User::username)
+                .containsExactly("admin");
+        assertThat(b.authenticate(OLD_ALICE_API)).isEmpty();
+        assertThat(dir.resolve("users.json")).as("left alone").exists();
+    }
+
+    @Test
+    void theImportLeavesOutExpiredTokensAndTokensOfUnknownUsers() throws Exception {
+        com.fasterxml.jackson.databind.node.ObjectNode tokens =
+                (com.fasterxml.jackson.databind.node.ObjectNode) io.junction.core.Json.parse(oldFile("tokens.json"));
+        ((com.fasterxml.jackson.databind.node.ArrayNode) tokens.get("tokens")).addObject()
+                .put("id", "ghostToken01").put("user", "ghost").put("kind", "api").put("name", "gone")
+                .put("sha256", Accounts.sha256("ghost-token")).put("created", "2025-06-01T10:01:00Z").putNull("expires");
+        Files.writeString(dir.resolve("users.json"), oldFile("users.json"));
+        Files.writeString(dir.resolve("tokens.json"), io.junction.core.Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(tokens));
+        clock.set(Instant.parse("2025-06-02T10:01:00Z"));
+
+        Accounts a = open();
+
+        assertThat(a.authenticate(OLD_ALICE_API)).isPresent();
+        assertThat(a.authenticate(OLD_ALICE_LOGIN)).as("expired").isEmpty();
+        assertThat(a.authenticate(OLD_ADMIN_LOGIN)).as("expired").isEmpty();
+        assertThat(state.list("tokens")).extracting(StateRecord::key).containsExactly(Accounts.sha256(OLD_ALICE_API));
+    }
+
+    // ---- changes that race: compare-and-set lets one win and the other see it
+
+    /**
+     * The state store with a gate: once {@link #holdNextWrite()} is called, the next write waits (having read what it
+     * builds on) until {@link #release()}, so a test can let another change win the race in between.
+     */
+    static final class GatedStore implements StateStore {
+        private final StateStore inner;
+        private volatile CountDownLatch arrived;
+        private volatile CountDownLatch gate;
+
+        GatedStore(StateStore inner) {
+            this.inner = inner;
+        }
+
+        void holdNextWrite() {
+            arrived = new CountDownLatch(1);
+            gate = new CountDownLatch(1);
+        }
+
+        void awaitHeldWrite() throws InterruptedException {
+            assertThat(arrived.await(30, TimeUnit.SECONDS)).as("a write reached the gate").isTrue();
+        }
+
+        void release() {
+            gate.countDown();
+        }
+
+        private synchronized CountDownLatch take() {
+            CountDownLatch g = gate;
+            if (g != null && arrived.getCount() > 0) {
+                arrived.countDown();
+                return g;
+            }
+            return null;
+        }
+
+        private void pass() {
+            CountDownLatch g = take();
+            if (g != null) {
+                try {
+                    g.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        @Override
+        public Optional<StateRecord> get(String collection, String key) {
+            return inner.get(collection, key);
+        }
+
+        @Override
+        public List<StateRecord> list(String collection) {
+            return inner.list(collection);
+        }
+
+        @Override
+        public StateRecord put(String collection, String key, String json, long expectedVersion) {
+            pass();
+            return inner.put(collection, key, json, expectedVersion);
+        }
+
+        @Override
+        public boolean delete(String collection, String key, long expectedVersion) {
+            pass();
+            return inner.delete(collection, key, expectedVersion);
+        }
+
+        @Override
+        public List<StateRecord> write(List<StateWrite> writes) {
+            pass();
+            return inner.write(writes);
+        }
+
+        @Override
+        public Watch watch(String collection, java.util.function.Consumer<StateChange> listener) {
+            return inner.watch(collection, listener);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
+    /**
+     * Runs {@code first} on its own thread until its write reaches the gate (it has read the state it builds on),
+     * then {@code second} here, then lets the first write go on; returns what the first did (its result or its
+     * exception).
+     */
+    private Object overtake(Callable<Object> first, Callable<Object> second) throws Exception {
+        state.holdNextWrite();
+        CompletableFuture<Object> firstDone = new CompletableFuture<>();
+        Thread.ofPlatform().start(() -> {
+            try {
+                firstDone.complete(first.call());
+            } catch (Exception e) {
+                firstDone.complete(e);
+            }
+        });
+        state.awaitHeldWrite();
+        second.call();
+        state.release();
+        return firstDone.get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void creatingAUserThatAnotherRequestCreatesMeanwhileInAnyLetterCaseIsAConflict() throws Exception {
+        Accounts a = open();
+
+        Object first = overtake(() -> a.createUser("racer", "first-password".toCharArray(), Role.USER),
+                () -> a.createUser("RACER", "second-password".toCharArray(), Role.SUPPORT));
+
+        assertThat(first).isInstanceOf(AccountException.class);
+        assertThat(((AccountException) first).reason()).isEqualTo(AccountException.Reason.CONFLICT);
+        assertThat(((AccountException) first).getMessage()).contains("a user named 'RACER' already exists");
+        assertThat(a.users()).extracting(Accounts.User::username).containsExactly("RACER", "admin");
+        assertThat(a.login("RACER", "second-password".toCharArray(), "test")).isPresent();
+    }
+
+    @Test
+    void aRoleChangeOvertakenByAPasswordChangeKeepsBoth() throws Exception {
+        Accounts a = open();
+        a.createUser("both", "old-password".toCharArray(), Role.USER);
+
+        Object first = overtake(() -> a.updateUser("both", Optional.empty(), Optional.of(Role.SUPPORT)),
+                () -> a.updateUser("both", Optional.of("new-password".toCharArray()), Optional.empty()));
+
+        assertThat(first).isInstanceOf(Accounts.User.class);
+        assertThat(a.user("both").orElseThrow().role()).isEqualTo(Role.SUPPORT);
+        assertThat(a.login("both", "new-password".toCharArray(), "test")).as("the password change is not lost").isPresent();
+        assertThat(a.login("both", "old-password".toCharArray(), "test")).isEmpty();
+    }
+
+    @Test
+    void removingTheLastTwoAdministratorsAtOnceLeavesOne() throws Exception {
+        Accounts a = open();
+        a.createUser("root", "root-password".toCharArray(), Role.ADMINISTRATOR);
+
+        Object first = overtake(() -> a.deleteUser("admin"),
+                () -> a.updateUser("root", Optional.empty(), Optional.of(Role.USER)));
+
+        assertThat(first).isInstanceOf(AccountException.class);
+        assertThat(((AccountException) first).getMessage()).contains("'admin' is the last administrator");
+        assertThat(a.users()).filteredOn(u -> u.role() == Role.ADMINISTRATOR).extracting(Accounts.User::username)
+                .containsExactly("admin");
+    }
+
+    @Test
+    void aLoginOvertakenByTheDeletionOfItsUserIssuesNoToken() throws Exception {
+        Accounts a = open();
+        a.createUser("leaving", "leaving-password".toCharArray(), Role.USER);
+
+        Object first = overtake(() -> a.login("leaving", "leaving-password".toCharArray(), "test"),
+                () -> a.deleteUser("leaving"));
+
+        assertThat(first).isEqualTo(Optional.empty());
+        assertThat(state.list("tokens")).as("no token of a deleted user is left to be inherited by a new 'leaving'").isEmpty();
     }
 
     private ListAppender<ILoggingEvent> capture() {

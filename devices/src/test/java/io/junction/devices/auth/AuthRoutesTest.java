@@ -11,6 +11,7 @@ import io.junction.core.http.ApiRequest;
 import io.junction.core.http.ApiResponse;
 import io.junction.core.http.Method;
 import io.junction.core.http.RouteTable;
+import io.junction.core.testing.MemoryStateStore;
 import io.junction.core.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,8 +44,9 @@ class AuthRoutesTest {
     @BeforeEach
     void setUp() {
         DevicesSettings d = DevicesSettings.defaults();
-        accounts = Accounts.open(dir, new DevicesSettings(Optional.of(ADMIN_PASSWORD), 12, d.execTimeoutMillis(),
-                d.plugins(), d.drivers(), d.jobs()), new MutableClock(Instant.parse("2025-06-01T10:00:00Z")));
+        MutableClock clock = new MutableClock(Instant.parse("2025-06-01T10:00:00Z"));
+        accounts = Accounts.open(new MemoryStateStore(clock), dir, new DevicesSettings(Optional.of(ADMIN_PASSWORD), 12,
+                d.execTimeoutMillis(), d.plugins(), d.drivers(), d.jobs()), clock);
         new AuthRoutes(accounts).register(routes);
     }
 

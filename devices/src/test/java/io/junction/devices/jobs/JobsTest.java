@@ -443,6 +443,30 @@ class JobsTest {
     }
 
     @Test
+    void aShutdownStopsWaitingForACallInFlightWhenTheClockPassesItsDrainDeadline() throws Exception {
+        modules.answer = c -> c.is("power", "state", true) ? new CompletableFuture<>()
+                : CompletableFuture.completedFuture(Json.object().put("ok", true));
+        Jobs first = open();
+        String id = join(first.startJob(ALICE, "pump-1", "water", args("{}"))).id();
+        await().atMost(10, TimeUnit.SECONDS).until(() -> power(true).size() == 1);
+
+        CompletableFuture<Void> closed = CompletableFuture.runAsync(first::close);
+        await().during(Duration.ofMillis(200)).atMost(2, TimeUnit.SECONDS)
+                .until(() -> !closed.isDone() && power(false).isEmpty());
+        clock.advance(Duration.ofMillis(2_500)); // half the stop timeout: the time for calls in flight is over
+        closed.get(20, TimeUnit.SECONDS);
+        assertThat(power(false)).as("the neutral call ran although the step never answered").singleElement()
+                .satisfies(c -> assertThat(c.at()).isEqualTo(T0.plus(Duration.ofMillis(2_500))));
+
+        modules.answer = c -> CompletableFuture.completedFuture(Json.object().put("ok", true));
+        Jobs second = open();
+        JobView v = view(second, id);
+        assertThat(v.state()).isEqualTo(JobState.RUNNING);
+        assertThat(v.steps().getFirst().status()).as("it began and never answered: not run again").isEqualTo(StepStatus.INTERRUPTED);
+        assertThat(v.events()).extracting(TraceEvent::kind).containsExactly("shutdown", "neutral", "restart", "reapply-skipped");
+    }
+
+    @Test
     void aJobThatWasStoppingWhenTheServerCrashedFinishesStoppingOnRestart() {
         modules.answer = c -> c.is("power", "state", false) ? new CompletableFuture<>()
                 : CompletableFuture.completedFuture(Json.object().put("ok", true));
