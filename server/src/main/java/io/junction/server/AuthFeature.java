@@ -1,25 +1,47 @@
 package io.junction.server;
 
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.devices.auth.Accounts;
 import io.junction.devices.auth.AuthRoutes;
+import io.junction.devices.auth.AuthSettings;
 
 import java.io.UncheckedIOException;
 
 /** Opens the users and tokens (in {@code <data>/auth}) for the composition root and adds their routes. */
-final class AuthFeature {
+final class AuthFeature implements Feature<AuthSettings> {
 
-    private AuthFeature() {
+    private Accounts accounts;
+
+    @Override
+    public String name() {
+        return "auth";
     }
 
-    /** The accounts, which the HTTP endpoint authenticates every request with; closing them is the caller's. */
-    static Accounts start(FeatureContext context) {
+    @Override
+    public AuthSettings check(Section root) {
+        return AuthSettings.read(root);
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, AuthSettings settings) {
         Accounts accounts;
         try {
-            accounts = Accounts.open(context.dataDir().resolve("auth"), context.config().devices(), context.clock());
+            accounts = Accounts.open(context.dataDir().resolve("auth"), settings, context.clock());
         } catch (IllegalStateException | UncheckedIOException e) {
             throw new StartupException("cannot open the users and tokens: " + e.getMessage(), e);
         }
         new AuthRoutes(accounts).register(context.routes());
+        this.accounts = accounts;
+        return accounts;
+    }
+
+    /** The accounts, which the HTTP endpoint authenticates every request with; there once the feature has started. */
+    Accounts accounts() {
+        if (accounts == null) {
+            throw new IllegalStateException("the auth feature has not started");
+        }
         return accounts;
     }
 }

@@ -1,24 +1,35 @@
 package io.junction.server;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.OtaSettings;
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.ota.OtaService;
+import io.junction.ota.OtaSettings;
 import io.junction.ota.Signer;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Function;
 
 /** Starts the OTA feature for the composition root and returns what closes it. */
-final class OtaFeature {
+final class OtaFeature implements Feature<OtaSettings> {
 
-    private OtaFeature() {
+    @Override
+    public String name() {
+        return "ota";
     }
 
-    static AutoCloseable start(FeatureContext context) {
-        OtaSettings settings = context.config().ota();
-        Optional<Signer> signer = signer(settings, context.config().source());
+    @Override
+    public OtaSettings check(Section root) {
+        return OtaSettings.read(root);
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, OtaSettings settings) {
+        Optional<Signer> signer = signer(settings, context.config().source(), context.env());
         // A chunk travels as one MQTT publish: its encoding must fit the broker's payload limit.
         int largestChunk = settings.chunkBytes() * 4 / 3 + 256;
         if (largestChunk > context.config().mqtt().maxPayloadBytes()) {
@@ -46,7 +57,7 @@ final class OtaFeature {
         return ota;
     }
 
-    private static Optional<Signer> signer(OtaSettings settings, String source) {
+    private static Optional<Signer> signer(OtaSettings settings, String source, Function<String, String> env) {
         try {
             if (settings.signingKey().isPresent()) {
                 Path key = settings.signingKey().get();
@@ -60,7 +71,7 @@ final class OtaFeature {
             }
             if (settings.signingKeyEnv().isPresent()) {
                 String name = settings.signingKeyEnv().get();
-                String pem = System.getenv(name);
+                String pem = env.apply(name);
                 if (pem == null || pem.isBlank()) {
                     throw new ConfigException(source + ": ota.signing_key_env: the environment variable " + name + " is not set");
                 }

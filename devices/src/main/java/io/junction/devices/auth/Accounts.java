@@ -8,7 +8,6 @@ import io.junction.core.auth.Authenticator;
 import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.config.DevicesSettings;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -140,13 +139,13 @@ public final class Accounts implements Authenticator, AutoCloseable {
 
     /**
      * Opens the users and tokens kept in {@code dir} (created when missing). On first start, when there is no
-     * {@code users.json}, creates the user {@code admin} (administrator) with {@link DevicesSettings#adminPassword()},
+     * {@code users.json}, creates the user {@code admin} (administrator) with {@link AuthSettings#adminPassword()},
      * or with a generated password printed once on standard output.
      *
      * @throws IllegalStateException when a file is not what this class writes (it names the file and what is wrong)
      * @throws UncheckedIOException  when the folder or a file cannot be read or written
      */
-    public static Accounts open(Path dir, DevicesSettings settings, Clock clock) {
+    public static Accounts open(Path dir, AuthSettings settings, Clock clock) {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(clock, "clock");

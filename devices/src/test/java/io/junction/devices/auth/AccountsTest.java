@@ -6,7 +6,6 @@ import ch.qos.logback.core.read.ListAppender;
 import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.config.DevicesSettings;
 import io.junction.core.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -48,9 +47,7 @@ class AccountsTest {
     }
 
     private Accounts open(Optional<String> adminPassword, long ttlHours) {
-        DevicesSettings d = DevicesSettings.defaults();
-        Accounts a = Accounts.open(dir, new DevicesSettings(adminPassword, ttlHours, d.execTimeoutMillis(), d.plugins(),
-                d.drivers(), d.jobs()), clock);
+        Accounts a = Accounts.open(dir, new AuthSettings(adminPassword, ttlHours), clock);
         opened.add(a);
         return a;
     }

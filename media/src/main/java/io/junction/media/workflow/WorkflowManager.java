@@ -1,7 +1,7 @@
 package io.junction.media.workflow;
 
 import io.junction.core.actor.Mailbox;
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.reactor.SimpleHttpExecutor;
