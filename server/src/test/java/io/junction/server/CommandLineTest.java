@@ -89,7 +89,7 @@ class CommandLineTest {
                 + "  { type = \"ffmpeg_hls\", segment_seconds = \"two\" },\n]\n");
         Result s = run("config", "check", step.toString());
         assertThat(s.exit()).isEqualTo(2);
-        assertThat(s.err()).contains(step + ":5: workflows:").contains("segment_seconds");
+        assertThat(s.err()).contains(step + ":").contains("step 2 (ffmpeg_hls): segment_seconds");
 
         Path unknown = dir.resolve("unknown.toml");
         Files.writeString(unknown, "[mqtt]\nport = 18830\n\n[otaa]\nchunk_bytes = 1024\n");
