@@ -1,7 +1,6 @@
 package io.junction.engine;
 
 import io.junction.core.RoutingPattern;
-import io.junction.core.config.EngineSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.status.StatusStore;
 import io.junction.core.stream.MessageStream;

@@ -1,8 +1,7 @@
 package io.junction.engine;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.ConfigLoader;
-import io.junction.core.config.EngineSettings;
+import io.junction.core.config.Section;
 
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class EngineSettingsTest {
 
     static EngineSettings parse(String toml) {
-        return new ConfigLoader(Map.<String, String>of()::get).parse("j.toml", toml).engine();
+        return EngineSettings.read(Section.parse("j.toml", toml, Map.<String, String>of()::get));
     }
 
     @Test

@@ -4,7 +4,6 @@ import io.junction.core.Ids;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
 import io.junction.core.RoutingPattern;
-import io.junction.core.config.EngineSettings;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.stream.StreamEntry;
 import io.junction.store.log.LogStream;

@@ -1,7 +1,6 @@
 package io.junction.ota;
 
 import io.junction.core.RoutingPattern;
-import io.junction.core.config.OtaSettings;
 import io.junction.core.device.DeviceEvent;
 import io.junction.core.device.DevicePublisher;
 import io.junction.core.http.RouteTable;

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
 import io.junction.core.actor.Actor;
 import io.junction.core.actor.ActorException;
-import io.junction.core.config.OtaSettings;
 import io.junction.core.device.DevicePublisher;
 import io.junction.core.device.DeviceUid;
 import io.junction.core.http.ApiException;

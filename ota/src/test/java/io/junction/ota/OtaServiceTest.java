@@ -8,7 +8,6 @@ import io.junction.core.Ids;
 import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
-import io.junction.core.config.OtaSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateChange;
 import io.junction.core.state.StateRecord;

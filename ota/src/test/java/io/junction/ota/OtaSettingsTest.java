@@ -1,8 +1,7 @@
 package io.junction.ota;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.ConfigLoader;
-import io.junction.core.config.OtaSettings;
+import io.junction.core.config.Section;
 
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class OtaSettingsTest {
 
     static OtaSettings parse(String toml) {
-        return new ConfigLoader(Map.<String, String>of()::get).parse("t.toml", toml).ota();
+        return OtaSettings.read(Section.parse("t.toml", toml, Map.<String, String>of()::get));
     }
 
     @Test

@@ -1,7 +1,11 @@
 package io.junction.server;
 
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.devices.auth.Accounts;
 import io.junction.devices.auth.AuthRoutes;
+import io.junction.devices.auth.AuthSettings;
 
 import java.io.UncheckedIOException;
 
@@ -9,20 +13,38 @@ import java.io.UncheckedIOException;
  * Opens the users and tokens (in the state port; an older {@code <data>/auth} folder is imported once) for the
  * composition root and adds their routes.
  */
-final class AuthFeature {
+final class AuthFeature implements Feature<AuthSettings> {
 
-    private AuthFeature() {
+    private Accounts accounts;
+
+    @Override
+    public String name() {
+        return "auth";
     }
 
-    /** The accounts, which the HTTP endpoint authenticates every request with; closing them is the caller's. */
-    static Accounts start(FeatureContext context) {
+    @Override
+    public AuthSettings check(Section root) {
+        return AuthSettings.read(root);
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, AuthSettings settings) {
         Accounts accounts;
         try {
-            accounts = Accounts.open(context.state(), context.dataDir().resolve("auth"), context.config().devices(), context.clock());
+            accounts = Accounts.open(context.state(), context.dataDir().resolve("auth"), settings, context.clock());
         } catch (IllegalStateException | UncheckedIOException e) {
             throw new StartupException("cannot open the users and tokens: " + e.getMessage(), e);
         }
         new AuthRoutes(accounts).register(context.routes());
+        this.accounts = accounts;
+        return accounts;
+    }
+
+    /** The accounts, which the HTTP endpoint authenticates every request with; there once the feature has started. */
+    Accounts accounts() {
+        if (accounts == null) {
+            throw new IllegalStateException("the auth feature has not started");
+        }
         return accounts;
     }
 }

@@ -1,10 +1,13 @@
 package io.junction.server;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.DevicesSettings;
+import io.junction.core.config.Section;
+import io.junction.devices.DevicesSettings;
+import io.junction.engine.EngineSettings;
 import io.junction.core.device.FunctionCalls;
 import io.junction.core.http.Access;
-import io.junction.core.hub.EventHub;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.devices.DeviceRoutes;
 import io.junction.devices.builtin.VirtualDriver;
 import io.junction.devices.driver.DriverCatalog;
@@ -23,17 +26,26 @@ import java.nio.file.Path;
  * {@code [[drivers]]}, plugin jars), the modules and systems in {@code <data dir>/devices}, durable jobs in
  * {@code <data dir>/jobs}, their routes and the real-time WebSocket. Every module that was running is started again before the feature says it is ready.
  */
-final class DevicesFeature {
+final class DevicesFeature implements Feature<DevicesSettings> {
 
     /** Where PlaceOS front-ends open the real-time socket; both paths serve the same protocol. */
     static final String WEBSOCKET = "/api/engine/v2/websocket";
     static final String WEBSOCKET_CONTROL = "/api/engine/v2/systems/control";
 
-    private DevicesFeature() {
+    /** Exec on modules, offered to the engine (scripts' {@code exec}); there once the feature has started. */
+    private FunctionCalls calls;
+
+    @Override
+    public String name() {
+        return "devices";
     }
 
-    /** The started feature: what it offers other features (exec on modules) and how to close it. */
-    record Started(FunctionCalls calls, AutoCloseable closer) {
+    /** Function calls on the modules, for the features started after this one. */
+    FunctionCalls calls() {
+        if (calls == null) {
+            throw new IllegalStateException("the devices feature has not started");
+        }
+        return calls;
     }
 
     /** The generic MQTT drivers of {@code [[drivers]]}; a wrong one is a {@link ConfigException} naming file and line. */
@@ -50,11 +62,13 @@ final class DevicesFeature {
     }
 
     /**
-     * Checks {@code [[drivers]]} and {@code [[jobs]]} as far as can be done without starting anything (for
-     * {@code junction config check}): each definition's shape, types and placeholders. Whether a job's functions exist
-     * is checked at start, once the drivers are loaded.
+     * Reads {@code [devices]}, {@code [[drivers]]} and {@code [[jobs]]} and checks each driver and job as far as can be
+     * done without starting anything: its shape, types and placeholders. Whether a job's functions exist is checked at
+     * start, once the drivers are loaded.
      */
-    static void check(DevicesSettings settings) {
+    @Override
+    public DevicesSettings check(Section root) {
+        DevicesSettings settings = DevicesSettings.read(root);
         configDrivers(settings);
         for (DevicesSettings.Definition d : settings.jobs()) {
             try {
@@ -63,17 +77,18 @@ final class DevicesFeature {
                 throw new ConfigException(e.getMessage());
             }
         }
+        return settings;
     }
 
-    static Started start(FeatureContext context) {
-        DevicesSettings settings = context.config().devices();
-        EventHub.Registration component = context.hub().register("devices");
+    @Override
+    public AutoCloseable start(FeatureContext context, DevicesSettings settings) {
         DriverCatalog drivers = new DriverCatalog(context.clock());
         drivers.put(JavaDriverType.of(VirtualDriver.class, "built-in"));
         configDrivers(settings).forEach(drivers::put);
         Path dataDir = context.dataDir();
         // Driver jars sit in the same plugins folder as the engine's .wasm modules unless [devices] plugins says otherwise.
-        Path pluginsDir = settings.plugins().or(() -> context.config().engine().plugins()).map(Path::toAbsolutePath)
+        Path pluginsDir = settings.plugins().or(() -> context.config().settings(EngineSettings.class).plugins())
+                .map(Path::toAbsolutePath)
                 .orElseGet(() -> (dataDir.getParent() != null ? dataDir.getParent() : dataDir).resolve("plugins"));
         PluginLoader plugins = new PluginLoader(pluginsDir, drivers, context.metrics());
         try {
@@ -113,12 +128,11 @@ final class DevicesFeature {
         RealtimeSocket socket = new RealtimeSocket(model);
         context.routes().socket(WEBSOCKET, Access.USER, socket);
         context.routes().socket(WEBSOCKET_CONTROL, Access.USER, socket);
-        component.ready();
-        return new Started(model, () -> {
+        calls = model;
+        return () -> {
             jobs.close();
             model.close();
             plugins.close();
-            component.stopped();
-        });
+        };
     }
 }

@@ -1,9 +1,11 @@
 package io.junction.server;
 
-import io.junction.core.config.EngineSettings;
-import io.junction.core.hub.EventHub;
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.engine.Engine;
 import io.junction.engine.EngineRoutes;
+import io.junction.engine.EngineSettings;
 
 import java.nio.file.Path;
 
@@ -12,18 +14,31 @@ import java.nio.file.Path;
  * files in {@code <data dir>/engine}, the plugins folder ({@code [engine] plugins}, by default {@code plugins} beside
  * the data directory), and its routes.
  */
-final class EngineFeature {
+final class EngineFeature implements Feature<EngineSettings> {
 
-    private EngineFeature() {
+    /** Where scripts' {@code exec} goes: the devices' modules. */
+    private final DevicesFeature devices;
+
+    EngineFeature(DevicesFeature devices) {
+        this.devices = devices;
     }
 
-    /** {@code calls} is where scripts' {@code exec} goes: the devices' modules. */
-    static AutoCloseable start(FeatureContext context, io.junction.core.device.FunctionCalls calls) {
-        EngineSettings settings = context.config().engine();
+    @Override
+    public String name() {
+        return "engine";
+    }
+
+    @Override
+    public EngineSettings check(Section root) {
+        return EngineSettings.read(root);
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, EngineSettings settings) {
+        io.junction.core.device.FunctionCalls calls = devices.calls();
         Path dataDir = context.dataDir();
         Path plugins = settings.plugins().map(Path::toAbsolutePath)
                 .orElseGet(() -> (dataDir.getParent() != null ? dataDir.getParent() : dataDir).resolve("plugins"));
-        EventHub.Registration component = context.hub().register("engine");
         Engine engine = Engine.builder()
                 .streams(context.raw(), context.processed())
                 .status(context.status())
@@ -35,10 +50,6 @@ final class EngineFeature {
                 .plugins(plugins)
                 .start();
         new EngineRoutes(engine, context.raw()).register(context.routes());
-        component.ready();
-        return () -> {
-            engine.close();
-            component.stopped();
-        };
+        return engine;
     }
 }

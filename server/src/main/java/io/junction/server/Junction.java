@@ -3,12 +3,15 @@ package io.junction.server;
 import io.junction.api.ApiServer;
 import io.junction.api.SpineRoutes;
 import io.junction.core.config.ConfigException;
+import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateStore;
 import io.junction.core.stream.MessageStream;
-import io.junction.devices.auth.Accounts;
 import io.junction.mqtt.broker.BrokerSettings;
 import io.junction.mqtt.broker.BrokerUser;
 import io.junction.mqtt.broker.ClientInfo;
@@ -21,6 +24,7 @@ import io.junction.core.device.DeviceFacts;
 import io.junction.mqtt.ingress.Egress;
 import io.junction.mqtt.ingress.Ingress;
 import io.junction.mqtt.ingress.TopicMapping;
+import io.junction.ota.OtaSettings;
 import io.junction.store.log.LogStream;
 import io.junction.store.state.SqliteStateStore;
 import io.junction.store.status.EmbeddedStatusStore;
@@ -46,6 +50,7 @@ import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -64,9 +69,28 @@ public final class Junction implements AutoCloseable {
     }
 
     /**
+     * The features of a node, in start order: auth first (HTTP authenticates with its accounts), the devices before
+     * the engine (scripts exec on modules). New instances for each node: a started feature keeps what it offers the
+     * features after it.
+     */
+    private static List<Feature<?>> features(AuthFeature auth, DevicesFeature devices) {
+        return List.of(auth, devices, new EngineFeature(devices), new TelemetryFeature(), new OtaFeature(), new MediaFeature());
+    }
+
+    /**
+     * A loader of the config file that knows the spine's sections and every feature's (and rejects any other), and
+     * checks them all; {@code env} is the environment every secret is looked up in, at load and at start.
+     */
+    public static ConfigLoader configLoader(Map<String, String> env) {
+        Map<String, String> copy = Map.copyOf(env);
+        return new ConfigLoader(copy::get, features(new AuthFeature(), new DevicesFeature()));
+    }
+
+    /**
      * Starts a node. Throws {@link ConfigException} when the config cannot work (e.g. a mapping that cannot be
      * reversed) and {@link StartupException} when something outside it stops the start (a port in use, a locked data
-     * directory); whatever had started by then is closed again.
+     * directory); whatever had started by then is closed again. {@code config} comes from {@link #configLoader}, or
+     * from a loader of the spine alone when the file has no feature sections (the features then get their defaults).
      */
     public static Junction start(JunctionConfig config) {
         Junction node = new Junction();
@@ -79,8 +103,11 @@ public final class Junction implements AutoCloseable {
         }
     }
 
-    private void wire(JunctionConfig config) {
+    private void wire(JunctionConfig read) {
         long started = System.nanoTime();
+        AuthFeature auth = new AuthFeature();
+        List<Feature<?>> features = features(auth, new DevicesFeature());
+        JunctionConfig config = withEveryFeature(read, features);
         Clock clock = Clock.systemUTC();
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         closeInReverse.push(metrics::close);
@@ -151,17 +178,13 @@ public final class Junction implements AutoCloseable {
                 .build()
                 .register(routes);
 
-        // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
-        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, state, devices, facts,
+        // Features: each registers with the hub, adds its routes and consumes the ports; started after the spine, in
+        // order, and closed before it, in reverse.
+        FeatureContext context = new FeatureContext(config, clock, hub, raw, processed, status, state, devices, facts,
                 broker::publish, egress, metrics, routes, dataDir);
-        Accounts accounts = AuthFeature.start(features);
-        closeInReverse.push(accounts);
-        DevicesFeature.Started devicesFeature = DevicesFeature.start(features);
-        closeInReverse.push(devicesFeature.closer());
-        closeInReverse.push(EngineFeature.start(features, devicesFeature.calls()));
-        closeInReverse.push(TelemetryFeature.start(features));
-        closeInReverse.push(OtaFeature.start(features));
-        closeInReverse.push(MediaFeature.start(features));
+        for (Feature<?> feature : features) {
+            startFeature(feature, context);
+        }
 
         try {
             api = ApiServer.builder()
@@ -170,12 +193,13 @@ public final class Junction implements AutoCloseable {
                     .routes(routes)
                     .hub(hub)
                     .metrics(metrics)
-                    .authenticator(accounts)
+                    .authenticator(auth.accounts())
                     .liveStream(raw)
                     .liveStream(processed)
                     .liveQueue(config.live().queue())
                     // Firmware images are uploaded as request bodies.
-                    .maxBodyBytes((int) Math.max(1 << 20, Math.min(Integer.MAX_VALUE - 1, config.ota().maxImageBytes())))
+                    .maxBodyBytes((int) Math.max(1 << 20,
+                            Math.min(Integer.MAX_VALUE - 1, config.settings(OtaSettings.class).maxImageBytes())))
                     .start();
         } catch (RuntimeException e) {
             throw new StartupException("cannot start the HTTP server on " + config.http().host() + ":" + config.http().port()
@@ -188,6 +212,51 @@ public final class Junction implements AutoCloseable {
                 (System.nanoTime() - started) / 1_000_000, config.mqtt().host(), broker.port(),
                 broker.tlsPort().isPresent() ? " mqtts=" + broker.tlsPort().getAsInt() : "",
                 config.http().host(), api.port(), dataDir, config.data().fsync().name().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /**
+     * {@code config} with the settings of every feature. A feature the file was read without had none of its sections
+     * (a loader rejects the sections it does not know), so it gets its defaults: its check of an empty file, in the
+     * environment the file was read in.
+     */
+    private static JunctionConfig withEveryFeature(JunctionConfig config, List<Feature<?>> features) {
+        Map<String, Object> settings = new LinkedHashMap<>();
+        for (Feature<?> feature : features) {
+            Object checked = config.features().get(feature.name());
+            settings.put(feature.name(),
+                    checked != null ? checked : feature.check(Section.parse(config.source(), "", config.env())));
+        }
+        return new JunctionConfig(config.source(), config.mqtt(), config.http(), config.data(), config.mapping(),
+                config.live(), settings, config.env());
+    }
+
+    /**
+     * Registers {@code feature} with the hub under its name, starts it with its checked settings and marks it ready;
+     * when it throws, marks it failed (the caller closes what started before). Once started, it is closed with the
+     * node, in reverse order, and then marked stopped.
+     */
+    private <S> void startFeature(Feature<S> feature, FeatureContext context) {
+        @SuppressWarnings("unchecked") // the feature's own check made these settings
+        S settings = (S) context.config().features().get(feature.name());
+        EventHub.Registration component = context.hub().register(feature.name());
+        AutoCloseable closer;
+        try {
+            closer = feature.start(context, settings);
+        } catch (RuntimeException | Error e) {
+            component.failed(e.getMessage() == null ? e.toString() : e.getMessage());
+            throw e;
+        } catch (Exception e) {
+            component.failed(e.toString());
+            throw new StartupException("cannot start " + feature.name() + ": " + e.getMessage(), e);
+        }
+        closeInReverse.push(() -> {
+            try {
+                closer.close();
+            } finally {
+                component.stopped();
+            }
+        });
+        component.ready();
     }
 
     private static MqttBroker startBroker(JunctionConfig.Mqtt mqtt, Ingress ingress, PrometheusMeterRegistry metrics, Clock clock) {

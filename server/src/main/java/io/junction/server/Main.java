@@ -19,6 +19,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -35,12 +36,22 @@ public final class Main {
         System.exit(new CommandLine(new Main()).execute(args));
     }
 
-    static JunctionConfig loadConfig(Path file) {
+    /**
+     * The process environment, read here once and handed to everything that needs a variable (secrets named by
+     * {@code ..._env} keys, {@code JUNCTION_ADMIN_PASSWORD}): nothing else calls {@code System.getenv}.
+     */
+    private static Map<String, String> environment() {
+        return System.getenv();
+    }
+
+    /** {@code file}, else {@code ./junction.toml} when it exists, else the defaults, read with every feature. */
+    static JunctionConfig loadConfig(Path file, Map<String, String> env) {
+        ConfigLoader loader = Junction.configLoader(env);
         if (file == null) {
             Path local = Path.of("junction.toml");
-            return Files.isRegularFile(local) ? ConfigLoader.load(local) : JunctionConfig.defaults();
+            return Files.isRegularFile(local) ? loader.read(local) : loader.parse("(defaults)", "");
         }
-        return ConfigLoader.load(file);
+        return loader.read(file);
     }
 
     @Command(name = "run", description = "Start the server (embedded defaults when there is no config file).")
@@ -52,7 +63,7 @@ public final class Main {
         public Integer call() {
             JunctionConfig cfg;
             try {
-                cfg = loadConfig(config);
+                cfg = loadConfig(config, environment());
             } catch (ConfigException e) {
                 System.err.println("junction: bad config: " + e.getMessage());
                 return 2;
@@ -97,8 +108,8 @@ public final class Main {
         @Override
         public Integer call() {
             try {
-                JunctionConfig cfg = ConfigLoader.load(file);
-                DevicesFeature.check(cfg.devices());
+                // Loading checks the spine's sections and every feature's.
+                JunctionConfig cfg = Junction.configLoader(environment()).read(file);
                 System.out.println(file + ": ok (MQTT on " + cfg.mqtt().host() + ":" + cfg.mqtt().port()
                         + ", HTTP on " + cfg.http().host() + ":" + cfg.http().port() + ", data in " + cfg.data().dir() + ")");
                 return 0;

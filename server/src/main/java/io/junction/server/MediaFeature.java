@@ -1,10 +1,12 @@
 package io.junction.server;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.MediaSettings;
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.core.http.ApiResponse;
 import io.junction.core.http.Method;
-import io.junction.core.hub.EventHub;
+import io.junction.media.MediaSettings;
 import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.hls.HlsRoutes;
 import io.junction.media.rtmp.RtmpServer;
@@ -27,27 +29,40 @@ import java.util.concurrent.TimeUnit;
  * Starts live video for the composition root: the ffmpeg endpoint, the workflow manager with the config file's
  * workflows and reactors, the RTMP endpoint, and the workflow and HLS routes. Returns what closes them in reverse.
  */
-final class MediaFeature {
+final class MediaFeature implements Feature<MediaSettings> {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MediaFeature.class);
 
-    private MediaFeature() {
+    @Override
+    public String name() {
+        return "media";
     }
 
-    static AutoCloseable start(FeatureContext context) {
-        MediaSettings settings = context.config().media();
+    /**
+     * Reads {@code [rtmp]}, {@code [ffmpeg]}, {@code [[workflows]]} and {@code [[reactors]]}, and checks each
+     * workflow's step types and parameters, with the file and line of the step when one is wrong.
+     */
+    @Override
+    public MediaSettings check(Section root) {
+        MediaSettings settings = MediaSettings.read(root);
+        for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
+            Definitions.fromConfig(spec);
+        }
+        return settings;
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, MediaSettings settings) {
         if (!settings.enabled()) {
             log.info("live video is off: add an [rtmp] section (or workflows) to the config to open the RTMP endpoint");
             return () -> {
             };
         }
-        // Step types and parameters are checked here (the config record cannot see the media module): a bad one
-        // stops start-up with the file and line of the step.
+        // Step types and parameters were checked with the config (check); here they become the definitions to start.
         List<WorkflowDefinition> definitions = new ArrayList<>();
         for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
             definitions.add(Definitions.fromConfig(spec));
         }
-        EventHub.Registration component = context.hub().register("media");
         Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
             FfmpegEndpoint ffmpeg = new FfmpegEndpoint(settings.ffmpeg(), context.metrics());
@@ -86,20 +101,14 @@ final class MediaFeature {
                 endpoint.put("players", rtmp.players());
                 return ApiResponse.json(Map.of("rtmp", endpoint, "ffmpegProcesses", ffmpeg.processes().size()));
             });
-            component.ready();
         } catch (RuntimeException | Error e) {
             closeAll(started);
-            component.failed(e.getMessage() == null ? e.toString() : e.getMessage());
             throw e;
         } catch (Exception e) {
             closeAll(started);
-            component.failed(e.toString());
             throw new StartupException("cannot start the config file's workflows: " + e, e);
         }
-        return () -> {
-            closeAll(started);
-            component.stopped();
-        };
+        return () -> closeAll(started);
     }
 
     private static void closeAll(Deque<AutoCloseable> started) {

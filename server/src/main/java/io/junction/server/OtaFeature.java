@@ -1,25 +1,35 @@
 package io.junction.server;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.OtaSettings;
-import io.junction.core.hub.EventHub;
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.ota.OtaService;
+import io.junction.ota.OtaSettings;
 import io.junction.ota.Signer;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Function;
 
 /** Starts the OTA feature for the composition root and returns what closes it. */
-final class OtaFeature {
+final class OtaFeature implements Feature<OtaSettings> {
 
-    private OtaFeature() {
+    @Override
+    public String name() {
+        return "ota";
     }
 
-    static AutoCloseable start(FeatureContext context) {
-        OtaSettings settings = context.config().ota();
-        Optional<Signer> signer = signer(settings, context.config().source());
+    @Override
+    public OtaSettings check(Section root) {
+        return OtaSettings.read(root);
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, OtaSettings settings) {
+        Optional<Signer> signer = signer(settings, context.config().source(), context.env());
         // A chunk travels as one MQTT publish: its encoding must fit the broker's payload limit.
         int largestChunk = settings.chunkBytes() * 4 / 3 + 256;
         if (largestChunk > context.config().mqtt().maxPayloadBytes()) {
@@ -27,7 +37,6 @@ final class OtaFeature {
                     + " bytes (about " + largestChunk + " once encoded) do not fit in [mqtt] max_payload_bytes = "
                     + context.config().mqtt().maxPayloadBytes() + "; lower chunk_bytes or raise max_payload_bytes");
         }
-        EventHub.Registration component = context.hub().register("ota");
         OtaService ota;
         try {
             ota = OtaService.builder()
@@ -42,22 +51,14 @@ final class OtaFeature {
                     .signer(signer)
                     .start();
         } catch (IOException e) {
-            component.failed(e.getMessage());
             throw new StartupException("cannot start OTA: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            component.failed(String.valueOf(e.getMessage()));
-            throw e;
         }
         ota.register(context.routes());
         context.facts().add(ota::deviceFacts);
-        component.ready();
-        return () -> {
-            ota.close();
-            component.stopped();
-        };
+        return ota;
     }
 
-    private static Optional<Signer> signer(OtaSettings settings, String source) {
+    private static Optional<Signer> signer(OtaSettings settings, String source, Function<String, String> env) {
         try {
             if (settings.signingKey().isPresent()) {
                 Path key = settings.signingKey().get();
@@ -71,7 +72,7 @@ final class OtaFeature {
             }
             if (settings.signingKeyEnv().isPresent()) {
                 String name = settings.signingKeyEnv().get();
-                String pem = System.getenv(name);
+                String pem = env.apply(name);
                 if (pem == null || pem.isBlank()) {
                     throw new ConfigException(source + ": ota.signing_key_env: the environment variable " + name + " is not set");
                 }

@@ -2,46 +2,51 @@ package io.junction.server;
 
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.JunctionConfig;
-import io.junction.core.config.TelemetrySettings;
+import io.junction.core.config.Section;
+import io.junction.core.feature.Feature;
+import io.junction.core.feature.FeatureContext;
 import io.junction.core.stream.MessageStream;
-import io.junction.core.hub.EventHub;
 import io.junction.core.telemetry.TelemetryStore;
 import io.junction.scaleout.postgres.PostgresTelemetryStore;
 import io.junction.store.telemetry.SqliteTelemetryStore;
 import io.junction.telemetry.Telemetry;
+import io.junction.telemetry.TelemetrySettings;
 
 /**
  * Starts the telemetry feature for the composition root: picks the store from {@code [telemetry] store} (embedded
  * SQLite in {@code <data dir>/telemetry}, or PostgreSQL), starts the writer on the raw stream, the maintenance and the
  * routes, and returns what closes them in reverse.
  */
-final class TelemetryFeature {
+final class TelemetryFeature implements Feature<TelemetrySettings> {
 
-    private TelemetryFeature() {
+    @Override
+    public String name() {
+        return "telemetry";
     }
 
-    static AutoCloseable start(FeatureContext context) {
-        TelemetrySettings settings = context.config().telemetry();
+    @Override
+    public TelemetrySettings check(Section root) {
+        return TelemetrySettings.read(root);
+    }
+
+    @Override
+    public AutoCloseable start(FeatureContext context, TelemetrySettings settings) {
         if (!settings.enabled()) {
             return () -> {
             };
         }
-        EventHub.Registration component = context.hub().register("telemetry");
         TelemetryStore store = open(context, settings);
         try {
             // The writer keeps its offset per stream name, so switching streams starts that stream from its beginning.
             MessageStream source = settings.stream() == TelemetrySettings.StreamName.PROCESSED ? context.processed() : context.raw();
             Telemetry telemetry = Telemetry.start(store, source, context.hub(), context.clock(), context.metrics(), settings);
             telemetry.register(context.routes());
-            component.ready();
             return () -> {
                 telemetry.close();
                 store.close();
-                component.stopped();
             };
         } catch (RuntimeException e) {
             store.close();
-            component.failed(e.getMessage());
             throw e;
         }
     }
@@ -61,7 +66,7 @@ final class TelemetryFeature {
                 TelemetrySettings.Postgres pg = settings.postgres();
                 String password = pg.password().orElse("");
                 if (pg.passwordEnv().isPresent()) {
-                    password = System.getenv(pg.passwordEnv().get());
+                    password = context.env().apply(pg.passwordEnv().get());
                     if (password == null) {
                         throw new ConfigException(context.config().source() + ": telemetry.postgres.password_env: the"
                                 + " environment variable " + pg.passwordEnv().get() + " is not set");

@@ -3,7 +3,6 @@ package io.junction.server;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.Json;
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.testing.Tools;
 
@@ -39,7 +38,7 @@ public final class Clients {
 
     /** The first administrator's password of every server a test starts; the same as in the parent POM's surefire setup. */
     public static final String ADMIN_PASSWORD = "junction-test-admin";
-    /** An environment for {@code new ConfigLoader(Clients.ENV::get)}: the server creates {@code admin} with {@link #ADMIN_PASSWORD}. */
+    /** An environment for {@code Junction.configLoader(Clients.ENV)}: the server creates {@code admin} with {@link #ADMIN_PASSWORD}. */
     public static final Map<String, String> ENV = Map.of("JUNCTION_ADMIN_PASSWORD", ADMIN_PASSWORD);
 
     /**
@@ -48,7 +47,7 @@ public final class Clients {
      * {@code extra} TOML; the admin's password from {@link #ENV}.
      */
     public static JunctionConfig config(Path dir, String fsync, String extra) {
-        return new ConfigLoader(ENV::get).parse(dir.resolve("test.toml").toString(), """
+        return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(), """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"

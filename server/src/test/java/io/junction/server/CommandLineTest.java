@@ -77,6 +77,28 @@ class CommandLineTest {
     }
 
     @Test
+    void configCheckRunsEveryFeaturesCheck() throws Exception {
+        Path ota = dir.resolve("ota.toml");
+        Files.writeString(ota, "[mqtt]\nport = 18830\n\n[ota]\nchunk_bytes = 1\n");
+        Result o = run("config", "check", ota.toString());
+        assertThat(o.exit()).isEqualTo(2);
+        assertThat(o.err()).contains(ota + ":5: ota.chunk_bytes: expected a whole number");
+
+        Path step = dir.resolve("step.toml");
+        Files.writeString(step, "[[workflows]]\nname = \"live\"\nsteps = [\n  { type = \"rtmp_receive\", app = \"live\" },\n"
+                + "  { type = \"ffmpeg_hls\", segment_seconds = \"two\" },\n]\n");
+        Result s = run("config", "check", step.toString());
+        assertThat(s.exit()).isEqualTo(2);
+        assertThat(s.err()).contains(step + ":").contains("step 2 (ffmpeg_hls): segment_seconds");
+
+        Path unknown = dir.resolve("unknown.toml");
+        Files.writeString(unknown, "[mqtt]\nport = 18830\n\n[otaa]\nchunk_bytes = 1024\n");
+        Result u = run("config", "check", unknown.toString());
+        assertThat(u.exit()).isEqualTo(2);
+        assertThat(u.err()).contains(unknown + ":4: otaa: unknown key").contains("ota", "telemetry", "workflows");
+    }
+
+    @Test
     void runRefusesABadConfigWithASentenceBeforeStartingAnything() throws Exception {
         Path file = dir.resolve("bad.toml");
         Files.writeString(file, "[data]\nfsync = \"sometimes\"\n");

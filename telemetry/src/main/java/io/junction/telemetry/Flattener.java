@@ -3,7 +3,6 @@ package io.junction.telemetry;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
-import io.junction.core.config.TelemetrySettings;
 import io.junction.core.telemetry.FieldValue;
 import io.junction.core.telemetry.SeriesKey;
 

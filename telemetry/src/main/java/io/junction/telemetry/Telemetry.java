@@ -1,6 +1,5 @@
 package io.junction.telemetry;
 
-import io.junction.core.config.TelemetrySettings;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.stream.MessageStream;

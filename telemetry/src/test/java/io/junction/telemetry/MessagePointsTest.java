@@ -5,7 +5,6 @@ import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
-import io.junction.core.config.TelemetrySettings;
 import io.junction.core.telemetry.FieldValue;
 import io.junction.core.telemetry.Point;
 

@@ -3,7 +3,6 @@ package io.junction.telemetry;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
 import io.junction.core.RoutingPattern;
-import io.junction.core.config.TelemetrySettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.telemetry.Aggregate;
 import io.junction.core.telemetry.Checkpoint;

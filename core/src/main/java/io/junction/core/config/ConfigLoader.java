@@ -2,36 +2,48 @@ package io.junction.core.config;
 
 import io.junction.core.RoutingKey;
 import io.junction.core.auth.PasswordHash;
-
-import org.tomlj.Toml;
-import org.tomlj.TomlParseError;
-import org.tomlj.TomlParseResult;
+import io.junction.core.feature.Feature;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Reads {@code junction.toml} into a {@link JunctionConfig}. Unknown keys and bad values stop it with a
- * {@link ConfigException} that names the file, the line, the key and what is expected. Secrets may come from the
- * environment ({@code key_password_env}).
+ * Reads {@code junction.toml} into a {@link JunctionConfig}: the spine's sections here, every other section through
+ * the {@link Feature#check check} of the feature that owns it. Unknown keys and bad values stop it with a
+ * {@link ConfigException} that names the file, the line, the key and what is expected; a top-level section that
+ * neither the spine nor a feature reads is an unknown key. Secrets may come from the environment it is given
+ * ({@code key_password_env}), which the composition root reads once.
  */
 public final class ConfigLoader {
 
     private final Function<String, String> env;
+    private final List<Feature<?>> features;
 
+    /** A loader of the spine's sections only: any other section is unknown to it. */
     public ConfigLoader(Function<String, String> env) {
-        this.env = env;
+        this(env, List.of());
     }
 
-    public static JunctionConfig load(Path file) {
-        return new ConfigLoader(System::getenv).read(file);
+    /** A loader of the spine's sections and of those of {@code features}. */
+    public ConfigLoader(Function<String, String> env, List<? extends Feature<?>> features) {
+        this.env = env;
+        this.features = List.copyOf(features);
+        Set<String> names = new HashSet<>();
+        for (Feature<?> f : this.features) {
+            if (!names.add(f.name())) {
+                throw new IllegalArgumentException("two features are named '" + f.name() + "'");
+            }
+        }
     }
 
     public JunctionConfig read(Path file) {
@@ -47,27 +59,21 @@ public final class ConfigLoader {
     }
 
     public JunctionConfig parse(String fileName, String text) {
-        TomlParseResult toml = Toml.parse(text);
-        if (toml.hasErrors()) {
-            TomlParseError e = toml.errors().get(0);
-            throw new ConfigException(fileName + ":" + e.position().line() + ": this is not valid TOML: " + e.getMessage());
-        }
-        Section root = new Section(fileName, toml, env);
+        Section root = Section.parse(fileName, text, env);
         JunctionConfig.Mqtt mqtt = mqtt(root.table("mqtt"));
         JunctionConfig.Http http = http(root.table("http"));
         JunctionConfig.Data data = data(root.table("data"));
         JunctionConfig.Mapping mapping = mapping(root.table("mapping"));
         JunctionConfig.Live live = live(root.table("live"));
-        EngineSettings engine = EngineSettings.read(root.table("engine"));
-        TelemetrySettings telemetry = TelemetrySettings.read(root.table("telemetry"));
-        OtaSettings ota = OtaSettings.read(root.table("ota"));
-        MediaSettings media = MediaSettings.read(root);
-        DevicesSettings devices = DevicesSettings.read(root);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        for (Feature<?> f : features) {
+            settings.put(f.name(), Objects.requireNonNull(f.check(root), () -> "the feature " + f.name() + " checked no settings"));
+        }
         root.finish();
         if (mqtt.port() != 0 && mqtt.port() == http.port() && mqtt.host().equals(http.host())) {
             throw root.error("http", "port " + http.port() + " is also the MQTT port; give them different ports");
         }
-        return new JunctionConfig(fileName, mqtt, http, data, mapping, live, engine, telemetry, ota, media, devices);
+        return new JunctionConfig(fileName, mqtt, http, data, mapping, live, settings, env);
     }
 
     private JunctionConfig.Mqtt mqtt(Section s) {

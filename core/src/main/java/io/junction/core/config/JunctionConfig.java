@@ -1,23 +1,53 @@
 package io.junction.core.config;
 
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
- * The whole configuration, as read from {@code junction.toml} and validated by {@link ConfigLoader}. Every section is
- * optional in the file; {@link #defaults()} is what a missing file means.
+ * The whole configuration, as read from {@code junction.toml} and validated by {@link ConfigLoader}: the spine's
+ * settings (MQTT, HTTP, data, mapping, live paths) and, by feature name, the settings record each feature's
+ * {@link io.junction.core.feature.Feature#check check} returned. Every section is optional in the file.
+ *
+ * @param features each feature's checked settings by its name, in the order of the feature list
+ * @param env      the environment the file was read in (a variable's name to its value, or null), injected by the
+ *                 composition root: where every secret named by an {@code ..._env} key is looked up, at load and at
+ *                 start
  */
 public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Mapping mapping, Live live,
-                             EngineSettings engine, TelemetrySettings telemetry, OtaSettings ota, MediaSettings media,
-                             DevicesSettings devices) {
+                             Map<String, Object> features, Function<String, String> env) {
 
+    public JunctionConfig {
+        features = Collections.unmodifiableMap(new LinkedHashMap<>(features));
+    }
+
+    /**
+     * The spine's defaults, without features and in an empty environment: what an empty file gives a loader that
+     * knows no features.
+     */
     public static JunctionConfig defaults() {
         return new JunctionConfig("(defaults)", Mqtt.defaults(), new Http("0.0.0.0", 8080),
-                Data.defaults(), Mapping.defaults(), new Live(1024),
-                EngineSettings.defaults(), TelemetrySettings.defaults(), OtaSettings.defaults(), MediaSettings.defaults(),
-                DevicesSettings.defaults());
+                Data.defaults(), Mapping.defaults(), new Live(1024), Map.of(), name -> null);
+    }
+
+    /**
+     * The checked settings of the feature whose settings record is {@code type}, for the few places that read
+     * another feature's settings (the devices' plugins folder defaults to the engine's).
+     *
+     * @throws IllegalArgumentException when the config was read without that feature
+     */
+    public <S> S settings(Class<S> type) {
+        for (Object s : features.values()) {
+            if (type.isInstance(s)) {
+                return type.cast(s);
+            }
+        }
+        throw new IllegalArgumentException(source + " was read without the feature whose settings are " + type.getSimpleName()
+                + ": read it with the loader of the node's features");
     }
 
     /** The MQTT endpoint. */
@@ -32,7 +62,7 @@ public record JunctionConfig(String source, Mqtt mqtt, Http http, Data data, Map
     public record Tls(int port, Path cert, Path key, Optional<String> keyPassword) {
 
         /** Reads a {@code [... .tls]} table; absent means no TLS listener. */
-        static Optional<Tls> read(Section t, int defaultPort) {
+        public static Optional<Tls> read(Section t, int defaultPort) {
             if (!t.present()) {
                 return Optional.empty();
             }

@@ -1,6 +1,9 @@
 package io.junction.core.config;
 
+import org.tomlj.Toml;
 import org.tomlj.TomlArray;
+import org.tomlj.TomlParseError;
+import org.tomlj.TomlParseResult;
 import org.tomlj.TomlPosition;
 import org.tomlj.TomlTable;
 
@@ -16,9 +19,10 @@ import java.util.function.Function;
 /**
  * One table of the config file being read. Each getter validates its value and remembers the key;
  * {@link #finish()} rejects the keys nobody asked for. Every error names the file, the line, the key and what is
- * expected.
+ * expected. The spine's settings and every feature's settings are read through it ({@link ConfigLoader}, and each
+ * feature's {@code check}), so a feature's errors look like the spine's.
  */
-final class Section {
+public final class Section {
 
     private final String file;
     private final TomlTable root;
@@ -30,9 +34,17 @@ final class Section {
     /** The environment, for secrets named by {@code ..._env} keys. */
     private final Function<String, String> env;
 
-    /** The root table of a file. */
-    Section(String file, TomlTable root, Function<String, String> env) {
-        this(file, root, List.of(), root, null, env);
+    /**
+     * The root table of {@code text}, read from {@code file}; {@code env} answers the {@code ..._env} keys (secrets)
+     * and {@link #env(String)}. Text that is not TOML is a {@link ConfigException} with the line.
+     */
+    public static Section parse(String file, String text, Function<String, String> env) {
+        TomlParseResult toml = Toml.parse(text);
+        if (toml.hasErrors()) {
+            TomlParseError e = toml.errors().get(0);
+            throw new ConfigException(file + ":" + e.position().line() + ": this is not valid TOML: " + e.getMessage());
+        }
+        return new Section(file, toml, List.of(), toml, null, env);
     }
 
     private Section(String file, TomlTable root, List<String> path, TomlTable table, TomlPosition start,
@@ -45,7 +57,8 @@ final class Section {
         this.env = env;
     }
 
-    String name() {
+    /** The dotted name of this table ({@code telemetry.postgres}); empty for the root. */
+    public String name() {
         return path.isEmpty() ? "" : String.join(".", path);
     }
 
@@ -55,7 +68,11 @@ final class Section {
         return p;
     }
 
-    ConfigException error(String key, String sentence) {
+    /**
+     * An error about {@code key} of this table (or the table itself when {@code key} is null):
+     * {@code file:line: table.key: sentence}, at the key's line when the file has it, else the table's.
+     */
+    public ConfigException error(String key, String sentence) {
         TomlPosition pos = key == null || start != null ? null : root.inputPositionOf(child(key));
         if (pos == null && start == null && !path.isEmpty()) {
             pos = root.inputPositionOf(path);
@@ -73,7 +90,8 @@ final class Section {
         return table == null ? null : table.get(List.of(key));
     }
 
-    String string(String key, String fallback) {
+    /** A string, or {@code fallback} when the key is absent. */
+    public String string(String key, String fallback) {
         Object v = value(key);
         if (v == null) {
             return fallback;
@@ -84,7 +102,7 @@ final class Section {
         return s;
     }
 
-    Optional<String> optionalString(String key) {
+    public Optional<String> optionalString(String key) {
         return Optional.ofNullable(string(key, null));
     }
 
@@ -92,7 +110,7 @@ final class Section {
      * A secret given either as {@code key} itself or, better, as the name of an environment variable in
      * {@code key_env}; an unset variable is an error.
      */
-    Optional<String> secret(String key) {
+    public Optional<String> secret(String key) {
         Optional<String> value = optionalString(key);
         Optional<String> variable = optionalString(key + "_env");
         if (variable.isEmpty()) {
@@ -108,7 +126,8 @@ final class Section {
         return Optional.of(v);
     }
 
-    long integer(String key, long fallback, long min, long max) {
+    /** A whole number from {@code min} to {@code max}, or {@code fallback} when the key is absent. */
+    public long integer(String key, long fallback, long min, long max) {
         Object v = value(key);
         if (v == null) {
             return fallback;
@@ -122,11 +141,13 @@ final class Section {
         return l;
     }
 
-    int port(String key, int fallback) {
+    /** A TCP port (0: the system picks one). */
+    public int port(String key, int fallback) {
         return (int) integer(key, fallback, 0, 65535);
     }
 
-    boolean bool(String key, boolean fallback) {
+    /** {@code true} or {@code false}, or {@code fallback} when the key is absent. */
+    public boolean bool(String key, boolean fallback) {
         Object v = value(key);
         if (v == null) {
             return fallback;
@@ -137,7 +158,8 @@ final class Section {
         return b;
     }
 
-    <E extends Enum<E>> E choice(String key, E fallback, Class<E> type) {
+    /** One of the constants of {@code type}, written in any case ("always" for {@code ALWAYS}). */
+    public <E extends Enum<E>> E choice(String key, E fallback, Class<E> type) {
         String s = string(key, null);
         if (s == null) {
             return fallback;
@@ -154,7 +176,8 @@ final class Section {
         throw error(key, "expected one of " + String.join(", ", names) + ", got \"" + s + "\"");
     }
 
-    List<String> stringList(String key, List<String> fallback) {
+    /** A list of strings, or {@code fallback} when the key is absent. */
+    public List<String> stringList(String key, List<String> fallback) {
         Object v = value(key);
         if (v == null) {
             return fallback;
@@ -173,7 +196,7 @@ final class Section {
     }
 
     /** A table whose keys are free (names chosen by the user) and whose values are strings. */
-    Map<String, String> stringMap(String key) {
+    public Map<String, String> stringMap(String key) {
         Section s = table(key);
         Map<String, String> out = new LinkedHashMap<>();
         for (String k : s.keys()) {
@@ -183,7 +206,7 @@ final class Section {
     }
 
     /** A sub-table; an absent one reads as empty, so its defaults apply. */
-    Section table(String key) {
+    public Section table(String key) {
         Object v = value(key);
         if (v != null && !(v instanceof TomlTable)) {
             throw error(key, "expected a table ([" + (path.isEmpty() ? key : name() + "." + key) + "]), got " + describe(v));
@@ -195,7 +218,7 @@ final class Section {
      * A list of tables: {@code [[key]]} sections or {@code key = [{...}, {...}]}; absent reads as empty. Each item's
      * name in errors is {@code key[i]} (1-based), at the line where the item starts.
      */
-    List<Section> tableList(String key) {
+    public List<Section> tableList(String key) {
         Object v = value(key);
         if (v == null) {
             return List.of();
@@ -221,7 +244,7 @@ final class Section {
      * The whole table as JSON (TOML tables become objects, arrays lists, dates their ISO text), every key accepted:
      * for definitions whose shape the feature that reads them checks, naming {@link #where()} in its errors.
      */
-    com.fasterxml.jackson.databind.node.ObjectNode json() {
+    public com.fasterxml.jackson.databind.node.ObjectNode json() {
         if (table != null) {
             known.addAll(table.keySet());
         }
@@ -260,27 +283,29 @@ final class Section {
     }
 
     /** {@code file:line} of this table, for errors found after reading. */
-    String where() {
+    public String where() {
         String message = error(null, "").getMessage();
         int cut = message.indexOf(": [");
         return cut > 0 ? message.substring(0, cut) : message;
     }
 
     /** A variable of the environment the file is read in. */
-    Optional<String> env(String name) {
+    public Optional<String> env(String name) {
         return Optional.ofNullable(env.apply(name)).filter(v -> !v.isEmpty());
     }
 
-    boolean present() {
+    /** Whether the file has this table at all. */
+    public boolean present() {
         return table != null;
     }
 
-    Set<String> keys() {
+    /** The keys the file gives in this table (for tables whose keys are names chosen by the user). */
+    public Set<String> keys() {
         return table == null ? Set.of() : table.keySet();
     }
 
     /** Rejects every key of this table that no getter asked for. */
-    void finish() {
+    public void finish() {
         if (table == null) {
             return;
         }

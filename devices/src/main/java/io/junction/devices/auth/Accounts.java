@@ -7,7 +7,6 @@ import io.junction.core.auth.Authenticator;
 import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.config.DevicesSettings;
 import io.junction.core.state.StateChange;
 import io.junction.core.state.StateRecord;
 import io.junction.core.state.StateStore;
@@ -196,13 +195,13 @@ public final class Accounts implements Authenticator, AutoCloseable {
      * Opens the users and tokens kept in {@code state}. On first start, when the store has no users, imports the
      * {@code users.json} and {@code tokens.json} an older Junction kept in {@code oldDir} (and renames them
      * {@code *.imported}); without them, creates the user {@code admin} (administrator) with
-     * {@link DevicesSettings#adminPassword()}, or with a generated password printed once on standard output.
+     * {@link AuthSettings#adminPassword()}, or with a generated password printed once on standard output.
      *
      * @throws IllegalStateException when an old file or a stored record is not what this class writes (it names
      *                               which and what is wrong), or the store cannot be read or written
      * @throws UncheckedIOException  when an old file cannot be read
      */
-    public static Accounts open(StateStore state, Path oldDir, DevicesSettings settings, Clock clock) {
+    public static Accounts open(StateStore state, Path oldDir, AuthSettings settings, Clock clock) {
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(oldDir, "oldDir");
         Objects.requireNonNull(settings, "settings");

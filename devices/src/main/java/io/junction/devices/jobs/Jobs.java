@@ -9,7 +9,7 @@ import io.junction.core.actor.Request;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.DevicesSettings.Definition;
+import io.junction.devices.DevicesSettings.Definition;
 import io.junction.core.http.RouteTable;
 import io.junction.devices.ModuleCalls;
 import io.junction.devices.driver.DriverCatalog;

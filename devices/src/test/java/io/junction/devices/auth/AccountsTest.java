@@ -6,7 +6,6 @@ import ch.qos.logback.core.read.ListAppender;
 import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.config.DevicesSettings;
 import io.junction.core.state.StateChange;
 import io.junction.core.state.StateRecord;
 import io.junction.core.state.StateStore;
@@ -63,9 +62,7 @@ class AccountsTest {
     }
 
     private Accounts open(Optional<String> adminPassword, long ttlHours) {
-        DevicesSettings d = DevicesSettings.defaults();
-        Accounts a = Accounts.open(state, dir, new DevicesSettings(adminPassword, ttlHours, d.execTimeoutMillis(), d.plugins(),
-                d.drivers(), d.jobs()), clock);
+        Accounts a = Accounts.open(state, dir, new AuthSettings(adminPassword, ttlHours), clock);
         opened.add(a);
         return a;
     }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.junction.core.Json;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.config.DevicesSettings;
 import io.junction.core.http.Access;
 import io.junction.core.http.ApiException;
 import io.junction.core.http.ApiRequest;
@@ -43,10 +42,8 @@ class AuthRoutesTest {
 
     @BeforeEach
     void setUp() {
-        DevicesSettings d = DevicesSettings.defaults();
         MutableClock clock = new MutableClock(Instant.parse("2025-06-01T10:00:00Z"));
-        accounts = Accounts.open(new MemoryStateStore(clock), dir, new DevicesSettings(Optional.of(ADMIN_PASSWORD), 12,
-                d.execTimeoutMillis(), d.plugins(), d.drivers(), d.jobs()), clock);
+        accounts = Accounts.open(new MemoryStateStore(clock), dir, new AuthSettings(Optional.of(ADMIN_PASSWORD), 12), clock);
         new AuthRoutes(accounts).register(routes);
     }
 

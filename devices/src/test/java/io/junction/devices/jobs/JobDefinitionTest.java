@@ -3,7 +3,7 @@ package io.junction.devices.jobs;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.DevicesSettings.Definition;
+import io.junction.devices.DevicesSettings.Definition;
 import io.junction.core.testing.MutableClock;
 import io.junction.devices.driver.DriverCatalog;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.config.DevicesSettings.Definition;
+import io.junction.devices.DevicesSettings.Definition;
 import io.junction.core.testing.MutableClock;
 import io.junction.devices.driver.DriverCatalog;
 import io.junction.devices.driver.ExecException;

@@ -1,6 +1,6 @@
 package io.junction.media.ffmpeg;
 
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;

@@ -1,7 +1,7 @@
 package io.junction.media.rtmp;
 
 import io.junction.core.config.JunctionConfig;
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.junction.core.Json;
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 
 import java.io.IOException;
 import java.net.URI;

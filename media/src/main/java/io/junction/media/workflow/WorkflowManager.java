@@ -2,7 +2,7 @@ package io.junction.media.workflow;
 
 import io.junction.core.Json;
 import io.junction.core.actor.Actor;
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateRecord;
 import io.junction.core.state.StateStore;

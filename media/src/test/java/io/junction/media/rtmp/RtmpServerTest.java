@@ -1,6 +1,6 @@
 package io.junction.media.rtmp;
 
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 

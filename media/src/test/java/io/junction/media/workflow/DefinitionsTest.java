@@ -2,8 +2,8 @@ package io.junction.media.workflow;
 
 import io.junction.core.Json;
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.ConfigLoader;
-import io.junction.core.config.JunctionConfig;
+import io.junction.core.config.Section;
+import io.junction.media.MediaSettings;
 
 import org.junit.jupiter.api.Test;
 
@@ -16,13 +16,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** Workflow definitions from the config file, the API and reactors, and the errors bad ones get. */
 class DefinitionsTest {
 
-    private static JunctionConfig config(String toml) {
-        return new ConfigLoader(Map.<String, String>of()::get).parse("t.toml", toml);
+    private static MediaSettings media(String toml) {
+        return MediaSettings.read(Section.parse("t.toml", toml, Map.<String, String>of()::get));
     }
 
     @Test
     void theIssuesExampleConfigReadsIntoTypedSteps() {
-        JunctionConfig c = config("""
+        MediaSettings c = media("""
                 [rtmp]
                 port = 1935
 
@@ -34,24 +34,24 @@ class DefinitionsTest {
                   { type = "rtmp_watch", app = "watch", stream_key = "*" },
                 ]
                 """);
-        WorkflowDefinition d = Definitions.fromConfig(c.media().workflows().getFirst());
+        WorkflowDefinition d = Definitions.fromConfig(c.workflows().getFirst());
         assertThat(d.steps()).containsExactly(
                 new StepDefinition.RtmpReceive("live", "*"),
                 new StepDefinition.FfmpegHls(2, 5),
                 new StepDefinition.RtmpWatch("watch", "*"));
-        assertThat(c.media().rtmp().port()).isEqualTo(1935);
+        assertThat(c.rtmp().port()).isEqualTo(1935);
     }
 
     @Test
     void liveVideoIsOnOnlyWhenTheConfigAsksForIt() {
-        assertThat(config("[http]\nport = 8080\n").media().enabled()).isFalse();
-        assertThat(config("[rtmp]\n").media().enabled()).isTrue();
-        assertThat(config("[[workflows]]\nname = \"w\"\nsteps = [{ type = \"rtmp_receive\", app = \"a\" }]\n").media().enabled()).isTrue();
+        assertThat(media("[http]\nport = 8080\n").enabled()).isFalse();
+        assertThat(media("[rtmp]\n").enabled()).isTrue();
+        assertThat(media("[[workflows]]\nname = \"w\"\nsteps = [{ type = \"rtmp_receive\", app = \"a\" }]\n").enabled()).isTrue();
     }
 
     @Test
     void aBadStepParameterInTheConfigNamesFileLineOfItsStepsWorkflowStepAndParameter() {
-        JunctionConfig c = config("""
+        MediaSettings c = media("""
                 [[workflows]]
                 name = "live"
                 steps = [
@@ -59,18 +59,18 @@ class DefinitionsTest {
                   { type = "ffmpeg_hls", segment_seconds = 0 },
                 ]
                 """);
-        assertThatThrownBy(() -> Definitions.fromConfig(c.media().workflows().getFirst()))
+        assertThatThrownBy(() -> Definitions.fromConfig(c.workflows().getFirst()))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("t.toml:4: workflows: workflow 'live' step 2 (ffmpeg_hls): segment_seconds: expected a whole number from 1 to 60, got 0");
     }
 
     @Test
     void unknownKeysInTheMediaSectionsStopTheConfigAtTheirLine() {
-        assertThatThrownBy(() -> config("""
+        assertThatThrownBy(() -> media("""
                 [rtmp]
                 prot = 1935
                 """)).isInstanceOf(ConfigException.class).hasMessageStartingWith("t.toml:2: rtmp.prot: unknown key");
-        assertThatThrownBy(() -> config("""
+        assertThatThrownBy(() -> media("""
                 [[reactors]]
                 name = "r"
                 url = "ftp://x"

@@ -2,7 +2,7 @@ package io.junction.media.workflow;
 
 import com.sun.net.httpserver.HttpServer;
 
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.testing.MutableClock;
 import io.junction.media.ffmpeg.FfmpegEndpoint;

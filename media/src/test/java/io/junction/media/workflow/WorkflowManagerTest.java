@@ -1,7 +1,7 @@
 package io.junction.media.workflow;
 
 import io.junction.core.RoutingPattern;
-import io.junction.core.config.MediaSettings;
+import io.junction.media.MediaSettings;
 import io.junction.core.hub.EventHub;
 import io.junction.core.hub.HubEvent;
 import io.junction.core.testing.MemoryStateStore;

@@ -1,6 +1,7 @@
-package io.junction.core.config;
+package io.junction.telemetry;
 
 import io.junction.core.RoutingPattern;
+import io.junction.core.config.Section;
 import io.junction.core.telemetry.Retention;
 import io.junction.core.telemetry.RetentionRule;
 import io.junction.core.telemetry.TelemetryReader;
@@ -69,8 +70,9 @@ public record TelemetrySettings(boolean enabled, StoreKind store, StreamName str
                 Retention.DEFAULT, TelemetryReader.Limits.DEFAULT, Postgres.defaults());
     }
 
-    /** Reads {@code [telemetry]}; an absent section means the defaults. */
-    static TelemetrySettings read(Section s) {
+    /** Reads {@code [telemetry]} from the root table; an absent section means the defaults. */
+    public static TelemetrySettings read(Section root) {
+        Section s = root.table("telemetry");
         TelemetrySettings d = defaults();
         boolean enabled = s.bool("enabled", d.enabled());
         StoreKind store = s.choice("store", d.store(), StoreKind.class);

@@ -1,4 +1,6 @@
-package io.junction.core.config;
+package io.junction.ota;
+
+import io.junction.core.config.Section;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,8 +38,9 @@ public record OtaSettings(long maxImageBytes, Optional<Path> signingKey, Optiona
                 64L * 1024 * 1024, Map.of());
     }
 
-    /** Reads {@code [ota]}; an absent section means the defaults. */
-    static OtaSettings read(Section s) {
+    /** Reads {@code [ota]} from the root table; an absent section means the defaults. */
+    public static OtaSettings read(Section root) {
+        Section s = root.table("ota");
         OtaSettings d = defaults();
         long maxImage = s.integer("max_image_bytes", d.maxImageBytes(), 1, 2L * 1024 * 1024 * 1024 - 1);
         Optional<String> key = s.optionalString("signing_key");

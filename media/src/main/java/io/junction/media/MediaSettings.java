@@ -1,4 +1,8 @@
-package io.junction.core.config;
+package io.junction.media;
+
+import io.junction.core.config.ConfigException;
+import io.junction.core.config.JunctionConfig;
+import io.junction.core.config.Section;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,10 +14,10 @@ import java.util.Optional;
  * Live video: the RTMP endpoint ({@code [rtmp]}), ffmpeg ({@code [ffmpeg]}), static workflows ({@code [[workflows]]})
  * and reactors ({@code [[reactors]]}).
  *
- * <p>Workflows stay generic here: a step is its type and its parameters as read. The media module checks step types
- * and parameters when it starts (the same check the API and reactors go through) and reports a bad one with the
- * {@code where} kept below ({@code file:line}), so a config error still names the file, the line, the workflow, the
- * step and the parameter.
+ * <p>Workflows stay generic here: a step is its type and its parameters as read. Step types and parameters are
+ * checked by {@link io.junction.media.workflow.Definitions#fromConfig} (the same check the API and reactors go
+ * through), which reports a bad one with the {@code where} kept below ({@code file:line}), so a config error still
+ * names the file, the line, the workflow, the step and the parameter.
  *
  * @param enabled whether live video runs at all: only when the file has an {@code [rtmp]} section, workflows or
  *                reactors, so a server (or a test) that does not use video opens no RTMP port
@@ -81,8 +85,11 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
         return new MediaSettings(false, Rtmp.defaults(), Ffmpeg.defaults(), List.of(), List.of());
     }
 
-    /** Reads its sections from the root table; absent sections mean the defaults. */
-    static MediaSettings read(Section root) {
+    /**
+     * Reads its sections ({@code [rtmp]}, {@code [ffmpeg]}, {@code [[workflows]]}, {@code [[reactors]]}) from the root
+     * table; absent sections mean the defaults.
+     */
+    public static MediaSettings read(Section root) {
         Section rtmpSection = root.table("rtmp");
         boolean rtmpPresent = rtmpSection.present();
         Rtmp rtmp = rtmp(rtmpSection);
@@ -106,7 +113,7 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
             if (steps.isEmpty()) {
                 throw w.error("steps", "is required: a workflow needs at least one step, e.g. steps = [{ type = \"rtmp_receive\", app = \"live\" }]");
             }
-            String where = where(w);
+            String where = w.where();
             w.finish();
             workflows.add(new WorkflowSpec(name, steps, where));
         }
@@ -129,7 +136,7 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
             String app = r.string("app", "*");
             String key = r.string("stream_key", "*");
             long timeout = r.integer("timeout_ms", 5_000, 100, 600_000);
-            String where = where(r);
+            String where = r.where();
             r.finish();
             reactors.add(new ReactorSpec(name, url, interval, app, key, timeout, where));
         }
@@ -177,7 +184,7 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
                 params.put(key, anyValue(s, key));
             }
         }
-        String where = where(s);
+        String where = s.where();
         s.finish();
         return new StepSpec(type, params, where);
     }
@@ -204,12 +211,5 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
         } catch (ConfigException notList) {
             throw s.error(key, "expected a string, a whole number, true or false, or a list of strings");
         }
-    }
-
-    /** The {@code file:line} of a table, to put in front of errors the media module finds later. */
-    private static String where(Section s) {
-        String message = s.error(null, "").getMessage();
-        int cut = message.indexOf(": [");
-        return cut > 0 ? message.substring(0, cut) : message;
     }
 }

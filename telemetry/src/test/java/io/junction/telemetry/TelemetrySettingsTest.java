@@ -1,6 +1,7 @@
-package io.junction.core.config;
+package io.junction.telemetry;
 
 import io.junction.core.RoutingPattern;
+import io.junction.core.config.Section;
 import io.junction.core.telemetry.Retention;
 import io.junction.core.telemetry.RetentionRule;
 import io.junction.core.telemetry.TimeSpans;
@@ -15,13 +16,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class TelemetrySettingsTest {
 
-    private static JunctionConfig parse(String toml) {
-        return new ConfigLoader(Map.<String, String>of()::get).parse("t.toml", toml);
+    private static TelemetrySettings parse(String toml) {
+        return TelemetrySettings.read(Section.parse("t.toml", toml, Map.<String, String>of()::get));
     }
 
     @Test
     void withoutASectionTheDefaultsApply() {
-        TelemetrySettings t = parse("").telemetry();
+        TelemetrySettings t = parse("");
         assertThat(t).isEqualTo(TelemetrySettings.defaults());
         assertThat(t.retention()).isSameAs(Retention.DEFAULT);
         assertThat(t.kinds()).containsExactly("status");
@@ -59,7 +60,7 @@ class TelemetrySettingsTest {
                 user = "iot"
                 password_env = "PG_PW"
                 pool = 8
-                """).telemetry();
+                """);
         assertThat(t.store()).isEqualTo(TelemetrySettings.StoreKind.POSTGRES);
         assertThat(t.keys()).containsExactly(RoutingPattern.of("bedroom.#"), RoutingPattern.of("#.env"));
         assertThat(t.kinds()).containsExactly("status", "application");

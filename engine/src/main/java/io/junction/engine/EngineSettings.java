@@ -1,6 +1,7 @@
-package io.junction.core.config;
+package io.junction.engine;
 
 import io.junction.core.RoutingPattern;
+import io.junction.core.config.Section;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -32,8 +33,9 @@ public record EngineSettings(long timeLimitMillis, long memoryLimitBytes, int fa
                 Math.max(2, Runtime.getRuntime().availableProcessors()));
     }
 
-    /** Reads {@code [engine]}; an absent section means the defaults. */
-    static EngineSettings read(Section s) {
+    /** Reads {@code [engine]} from the root table; an absent section means the defaults. */
+    public static EngineSettings read(Section root) {
+        Section s = root.table("engine");
         EngineSettings d = defaults();
         long time = s.integer("time_limit_ms", d.timeLimitMillis(), 10, 600_000);
         long memoryMb = s.integer("memory_limit_mb", d.memoryLimitBytes() / (1024 * 1024), 1, 64 * 1024);
