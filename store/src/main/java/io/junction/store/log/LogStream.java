@@ -287,8 +287,8 @@ public final class LogStream implements MessageStream {
         committedEnd = end;
         dispatched = end;
         committedBytes = sealedBytes + active.size;
-        writer.start();
         dispatcher.start();
+        writer.start();
         log.info("stream={} opened dir={} segments={} start={} end={} bytes={} fsync={}",
                 name, dir, segments.size(), startOffset(), end, committedBytes, fsync);
     }
