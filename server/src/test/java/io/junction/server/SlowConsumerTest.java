@@ -112,7 +112,7 @@ class SlowConsumerTest {
                     .serverPort(node.mqttPort()).buildAsync();
             client.connect().get(10, TimeUnit.SECONDS);
             try {
-                publish(client, "warm", 3_000); // class loading and JIT, not measured
+                publish(client, "warm", MESSAGES); // class loading and JIT, not measured
                 Run without = publish(client, "without", MESSAGES);
 
                 AtomicBoolean slow = new AtomicBoolean(true);
