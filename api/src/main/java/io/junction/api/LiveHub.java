@@ -26,9 +26,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The live side of the WebSocket: one tap per stream, whose listener hands each entry to every socket with a matching
- * subscription. It runs on the stream's writer thread, so it never blocks: each socket has a bounded
- * {@link io.junction.core.actor.LatestQueue} that drops its oldest item when the socket falls behind, and the drops are
- * counted. A message's frame is written once per entry, by the first socket that sends it.
+ * subscription. It runs on the stream's dispatcher thread (never the thread that writes and acknowledges), so it never
+ * blocks: each socket has a bounded {@link io.junction.core.actor.LatestQueue} that drops its oldest item when the
+ * socket falls behind, and the drops are counted and told to that socket. A message's frame is written once per entry,
+ * by the first socket that sends it.
+ *
+ * <p>Why a tap and not a latest-only {@link io.junction.core.stream.StreamFollower}: the sockets' own queues already
+ * are the latest-only buffers, with an exact count of what each socket missed. A follower in front would add a thread
+ * hand-off per message on the live path, and what it dropped could not be told to the sockets that wanted it.
  */
 final class LiveHub implements AutoCloseable {
 
@@ -93,7 +98,7 @@ final class LiveHub implements AutoCloseable {
                 }
             }
         } catch (RuntimeException e) {
-            // Never let a live client break the stream's writer thread.
+            // Never let a live client break the stream's dispatcher.
             log.warn("live fan-out of stream={} offset={} failed: {}", stream, entry.offset(), e.toString(), e);
         }
     }

@@ -179,7 +179,7 @@ final class Replay {
                     if (failure == null) {
                         failuresInARow = 0;
                         for (Message m : pending) {
-                            last = shared.processed().append(m);
+                            last = shared.processed().appendWaiting(m);
                             outputs++;
                         }
                     } else {

@@ -514,7 +514,7 @@ final class ScriptActor {
                     continue;
                 }
             }
-            lastAppend = shared.processed().append(m);
+            lastAppend = shared.processed().appendWaiting(m);
             out++;
             shared.meters().outputs().increment();
         }

@@ -64,6 +64,7 @@ public final class Junction implements AutoCloseable {
     private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
     private MqttBroker broker;
     private ApiServer api;
+    private MessageStream rawStream;
 
     private Junction() {
     }
@@ -136,6 +137,7 @@ public final class Junction implements AutoCloseable {
         lockDataDirectory(dataDir);
         MessageStream raw = LogStream.open(config.data(), "raw", metrics);
         closeInReverse.push(raw);
+        rawStream = raw;
         MessageStream processed = LogStream.open(config.data(), "processed", metrics);
         closeInReverse.push(processed);
         EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir);
@@ -310,6 +312,11 @@ public final class Junction implements AutoCloseable {
 
     public int httpPort() {
         return api.port();
+    }
+
+    /** The raw stream, for end-to-end tests that follow it as a feature does. */
+    MessageStream raw() {
+        return rawStream;
     }
 
     /** Closes every component in the reverse order of start-up: HTTP, MQTT, then storage, so nothing acknowledged is lost. */

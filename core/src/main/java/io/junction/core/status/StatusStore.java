@@ -10,7 +10,10 @@ import java.util.Optional;
 
 /**
  * The status port: the last message of every routing key, kept across restarts. The embedded adapter keeps it in
- * memory with snapshots in the data directory; a scale-out adapter keeps it in Redis.
+ * memory with snapshots in the data directory; a scale-out adapter keeps it in Redis. An adapter is kept current by
+ * an at-least-once {@link io.junction.core.stream.StreamFollower} on the raw stream that starts at
+ * {@link #nextOffset()}, so it must ignore entries it has already recorded. {@code StatusStoreContract} (in core's
+ * test-jar) is what every adapter passes.
  */
 public interface StatusStore extends AutoCloseable {
 

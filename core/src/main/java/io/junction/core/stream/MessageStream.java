@@ -9,7 +9,8 @@ import java.util.function.Consumer;
 /**
  * The streams port: a durable, ordered, replayable sequence of messages with offsets ({@code raw} and
  * {@code processed}). Offsets start at 0 and grow by one per message. The embedded adapter is an append-only log
- * in the data directory; a scale-out adapter puts the same thing on Kafka.
+ * in the data directory; a scale-out adapter puts the same thing on Kafka. {@code MessageStreamContract} and
+ * {@code StreamFollowerContract} (in core's test-jar) are what every adapter passes.
  */
 public interface MessageStream extends AutoCloseable {
 
@@ -17,12 +18,20 @@ public interface MessageStream extends AutoCloseable {
     String name();
 
     /**
-     * Appends one message. The future completes with the message's offset once it is as durable as the stream's
-     * fsync policy promises (with the default policy: on disk, surviving a power cut), and only then. Appends are
-     * batched (group commit). When the writer is saturated the call blocks: back-pressure on the producer.
-     * It completes exceptionally when the stream is closed or the write failed.
+     * Appends one message without ever blocking the caller (it may be a network event loop). The future completes
+     * with the message's offset once it is as durable as the stream's fsync policy promises (with the default policy:
+     * on disk, surviving a power cut), and only then. Appends are batched (group commit). When the stream's append
+     * queue is full the future is already failed when this returns, with a {@link StreamFullException}: the producer
+     * pushes back on its own input. It also completes exceptionally when the stream is closed or the write failed.
      */
     CompletableFuture<Long> append(Message message);
+
+    /**
+     * Appends one message, waiting on the calling thread while the append queue is full: for durable producers that
+     * run on a thread of their own (scripts, replays, imports), which should slow down rather than fail. Never call it
+     * on a network event loop. Otherwise as {@link #append}; an interrupt while waiting fails the future.
+     */
+    CompletableFuture<Long> appendWaiting(Message message);
 
     /** Up to {@code max} entries from {@code fromOffset} on, in order; empty when there is nothing there yet. */
     List<StreamEntry> read(long fromOffset, int max);
@@ -40,8 +49,11 @@ public interface MessageStream extends AutoCloseable {
     long sizeBytes();
 
     /**
-     * Registers a live listener. It is called for every message once it is durable, in offset order, on the
-     * stream's writer thread, so it must return quickly and never block (hand the entry to a bounded queue).
+     * Registers a live listener. It is called for every message once it is durable, in offset order, from the
+     * stream's dispatcher thread, never from the thread that writes and acknowledges: a slow listener delays only the
+     * other listeners, never appends. It must still return quickly and never block (hand the entry to a bounded
+     * queue, or use {@link StreamFollower}, which is the one way to follow a stream). It sees every entry that
+     * becomes durable after it was registered, and none from before.
      */
     Tap tap(Consumer<StreamEntry> listener);
 

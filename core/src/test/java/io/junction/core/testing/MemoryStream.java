@@ -11,8 +11,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
 /**
- * A stream in memory, for tests of what reads streams: offsets from 0, taps called in offset order on the appending
- * thread (as the real log calls them on its writer thread), every append durable at once.
+ * A stream in memory, for tests of what reads streams: offsets from 0, every append durable at once, no bound on the
+ * append queue (so {@link #append} never fails for lack of room). Taps are called in offset order on the appending
+ * thread before {@code append} returns, which keeps tests deterministic; the real log calls them from a dispatcher
+ * thread instead, so code under test must not rely on this.
  */
 public final class MemoryStream implements MessageStream {
 
@@ -20,6 +22,7 @@ public final class MemoryStream implements MessageStream {
     private final List<Message> messages = new ArrayList<>();
     private final CopyOnWriteArrayList<Consumer<StreamEntry>> taps = new CopyOnWriteArrayList<>();
     private long bytes;
+    private boolean closed;
 
     public MemoryStream(String name) {
         this.name = name;
@@ -32,14 +35,26 @@ public final class MemoryStream implements MessageStream {
 
     @Override
     public synchronized CompletableFuture<Long> append(Message message) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("stream '" + name + "' is closed"));
+        }
         long offset = messages.size();
         messages.add(message);
         bytes += 64 + message.body().length();
         StreamEntry entry = new StreamEntry(offset, message);
         for (Consumer<StreamEntry> tap : taps) {
-            tap.accept(entry);
+            try {
+                tap.accept(entry);
+            } catch (RuntimeException e) {
+                // As the real log does: a broken listener neither fails the append nor stops the other listeners.
+            }
         }
         return CompletableFuture.completedFuture(offset);
+    }
+
+    @Override
+    public CompletableFuture<Long> appendWaiting(Message message) {
+        return append(message);
     }
 
     @Override
@@ -82,7 +97,9 @@ public final class MemoryStream implements MessageStream {
         return () -> taps.remove(listener);
     }
 
+    /** Later appends fail; what was appended stays readable. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        closed = true;
     }
 }

@@ -75,7 +75,11 @@ import org.slf4j.LoggerFactory;
  * the handler's stage completes), subscriptions, and the acknowledgements of messages sent to the client.
  *
  * <p>Back-pressure: packets that arrive while the connection authenticates, or while {@code receiveMaximum}
- * handler stages are outstanding, are parked in arrival order and the channel stops reading until they drain.
+ * handler stages are outstanding, are parked in arrival order and the channel stops reading until they drain. When
+ * the handler refuses a QoS 1 or 2 publish of an MQTT 3.1.1 client at once for lack of room (a
+ * {@link BrokerOverloadedException}), the connection keeps that publish, stops reading, parks what arrives, and
+ * offers the same publish again after a short pause that grows while the refusals go on: nothing unacknowledged is
+ * lost, order is kept, and the client is not disconnected for a burst.
  *
  * <p>All fields are confined to the event loop except those that {@link Session} reads when delivering from
  * other threads ({@code sendWindow}, {@code clientMaxPacket}, {@code record}); those are set before the session
@@ -88,6 +92,9 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
     private static final MqttMessage PINGRESP =
             new MqttMessage(new MqttFixedHeader(MqttMessageType.PINGRESP, false, MqttQoS.AT_MOST_ONCE, false, 0));
     private static final int UNLIMITED = Integer.MAX_VALUE;
+    /** First and longest pause before an MQTT 3.1.1 publish refused for lack of room is offered again. */
+    private static final long FIRST_RETRY_MILLIS = 2;
+    private static final long MAX_RETRY_MILLIS = 100;
 
     // MQTT 5 reason codes used here.
     private static final int RC_SUCCESS = 0x00;
@@ -147,6 +154,9 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<MqttMessage> parked = new ArrayDeque<>();
     private final ArrayDeque<PendingAck> acks = new ArrayDeque<>();
     private int outstanding;
+    /** An MQTT 3.1.1 publish the handler refused for lack of room, to be offered again; reading pauses meanwhile. */
+    private Retry retry;
+    private long retryMillis = FIRST_RETRY_MILLIS;
     private boolean paused;
     private boolean draining;
     private DisconnectReason closeReason;
@@ -203,7 +213,7 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
             case AWAIT_CONNECT -> handle(m);
             case CONNECTED -> {
                 MqttMessageType type = m.fixedHeader().messageType();
-                if (!parked.isEmpty() || outstanding >= limit && type == MqttMessageType.PUBLISH) {
+                if (!parked.isEmpty() || retry != null || outstanding >= limit && type == MqttMessageType.PUBLISH) {
                     if (type == MqttMessageType.PINGREQ) {
                         ctx.writeAndFlush(PINGRESP, ctx.voidPromise());
                     } else {
@@ -299,7 +309,7 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         }
         draining = true;
         try {
-            while (state == State.CONNECTED && outstanding < limit) {
+            while (state == State.CONNECTED && outstanding < limit && retry == null) {
                 MqttMessage m = parked.pollFirst();
                 if (m == null) {
                     break;
@@ -309,7 +319,7 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         } finally {
             draining = false;
         }
-        if (paused && state == State.CONNECTED && parked.isEmpty() && outstanding < limit) {
+        if (paused && state == State.CONNECTED && parked.isEmpty() && outstanding < limit && retry == null) {
             paused = false;
             channel.config().setAutoRead(true);
         }
@@ -716,6 +726,11 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
         } catch (RuntimeException e) {
             stage = CompletableFuture.failedFuture(e);
         }
+        if (!v5 && qos > 0 && refusedForLackOfRoom(stage)) {
+            retryLater(new Retry(publish, qos, packetId));
+            return;
+        }
+        retryMillis = FIRST_RETRY_MILLIS;
         PendingAck ack = new PendingAck(this, qos, packetId);
         outstanding++;
         if (qos > 0) {
@@ -725,6 +740,54 @@ final class MqttConnection extends ChannelInboundHandlerAdapter {
             pauseReading();
         }
         stage.whenComplete(ack);
+    }
+
+    /** A publish to offer the handler again. */
+    private record Retry(InboundPublish publish, int qos, int packetId) {
+    }
+
+    /** Whether the stage was already failed, when returned, by an overloaded handler. */
+    private static boolean refusedForLackOfRoom(CompletionStage<?> stage) {
+        if (stage instanceof CompletableFuture<?> f && f.isCompletedExceptionally() && !f.isCancelled()) {
+            Throwable cause = f.exceptionNow();
+            if (cause instanceof CompletionException && cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            return cause instanceof BrokerOverloadedException;
+        }
+        return false;
+    }
+
+    /**
+     * MQTT 3.1.1 has no negative acknowledgement, and a disconnect would make the client send its whole window
+     * again into the same full queue: instead the connection stops reading (TCP then holds the client back) and
+     * offers the publish again after a pause, on its own event loop.
+     */
+    private void retryLater(Retry r) {
+        retry = r;
+        pauseReading();
+        if (retryMillis == FIRST_RETRY_MILLIS && log.isDebugEnabled()) {
+            log.debug("Publish of client {} refused by an overloaded ingest: reading paused, offering it again", clientId);
+        }
+        long delay = retryMillis;
+        retryMillis = Math.min(MAX_RETRY_MILLIS, retryMillis * 2);
+        try {
+            ctx.executor().schedule(this::retryPublish, delay, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // The broker is shutting down; the publish was never acknowledged, so the client sends it again.
+        }
+    }
+
+    private void retryPublish() {
+        Retry r = retry;
+        retry = null;
+        if (r == null || state != State.CONNECTED) {
+            return; // closed meanwhile: unacknowledged, so the client sends it again on its next connection
+        }
+        callHandler(r.publish(), r.qos(), r.packetId());
+        if (retry == null) {
+            resume();
+        }
     }
 
     /** An acknowledgement that needs no handler, queued behind the pending ones to keep acks in order. */

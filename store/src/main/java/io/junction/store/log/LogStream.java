@@ -5,6 +5,7 @@ import io.junction.core.config.JunctionConfig;
 import io.junction.core.config.JunctionConfig.Fsync;
 import io.junction.core.stream.MessageStream;
 import io.junction.core.stream.StreamEntry;
+import io.junction.core.stream.StreamFullException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -31,6 +32,8 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
@@ -38,11 +41,19 @@ import java.util.zip.CRC32C;
 /**
  * The embedded streams adapter: a durable append-only log of messages in segment files, one directory per stream.
  *
- * <p>{@link #append} only puts the message on a bounded queue (blocking when it is full: back-pressure). One writer
- * thread takes whatever has accumulated, encodes it into a reused buffer, writes it with few calls, forces it to
- * disk as the fsync policy says, and only then publishes the new end, completes the futures in offset order and
- * calls the taps. While a force runs the next batch accumulates, so the batch size follows the load. Readers use
+ * <p>{@link #append} only offers the message to a bounded queue and never blocks: when the queue is full it returns a
+ * future already failed with {@link StreamFullException}, so the producer pushes back on its own input
+ * ({@link #appendWaiting} waits for room instead, for producers with a thread of their own). One writer thread takes
+ * whatever has accumulated, encodes it into a reused buffer, writes it with few calls, forces it to disk as the fsync
+ * policy says, and only then publishes the new end, completes the futures in offset order and signals the
+ * dispatcher. That is all it does: no listener code runs on it, so nothing a consumer does delays durable writes or
+ * acknowledgements. While a force runs the next batch accumulates, so the batch size follows the load. Readers use
  * positional reads of their own and never look past the published end.
+ *
+ * <p>The taps are fed by a dispatcher thread, in offset order. The writer puts every entry it writes in a fixed ring
+ * indexed by offset before it publishes the end; the dispatcher takes committed entries from the ring, and when a
+ * slow tap let the writer overwrite the ring it reads them back from the log instead. A slow tap delays only the
+ * dispatcher (and so the other taps), never the writer.
  *
  * <p>On open the last segment is scanned record by record (length, CRC32C, offset) and a torn or damaged tail is
  * cut, so after a crash every acknowledged message is there exactly once, in order.
@@ -53,6 +64,12 @@ public final class LogStream implements MessageStream {
 
     static final int QUEUE_CAPACITY = 4096;
     static final int MAX_BATCH = 4096;
+    /** Entries the dispatcher can take without reading the log: a power of two, one full batch. */
+    static final int RING = 4096;
+    private static final int RING_MASK = RING - 1;
+    /** Entries the dispatcher hands over between looks at the taps and the end. */
+    private static final int DISPATCH_CHUNK = 512;
+    private static final long CLOSE_WAIT_MILLIS = 5_000;
     private static final int INITIAL_BUFFER_BYTES = 1024 * 1024;
     private static final long IDLE_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     private static final Pending STOP = new Pending(null);
@@ -75,15 +92,25 @@ public final class LogStream implements MessageStream {
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final ConcurrentSkipListMap<Long, Segment> segments;
-    private final ArrayBlockingQueue<Pending> queue = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
+    private final ArrayBlockingQueue<Pending> queue;
     private final Object tapsLock = new Object();
     private volatile LogTap[] taps = new LogTap[0];
     private final Thread writer;
+    private final Thread dispatcher;
+    /**
+     * The last {@link #RING} entries written, at {@code offset & RING_MASK}; filled by the writer before it publishes
+     * the end. A slot may be overwritten while the dispatcher looks at it, so the dispatcher checks the entry's offset
+     * (entries are immutable records, safe to share through the race).
+     */
+    private final StreamEntry[] ring = new StreamEntry[RING];
 
     private final MeterRegistry registry;
     private final Counter appends;
+    private final Counter refused;
     private final DistributionSummary batchSize;
     private final Gauge bytes;
+    private final Gauge dispatchLag;
+    private final LongAdder ringMisses = new LongAdder();
 
     /** Offsets below it are fully written (and forced, with fsync=always): what readers and taps may see. */
     private volatile long committedEnd;
@@ -91,6 +118,10 @@ public final class LogStream implements MessageStream {
     private volatile boolean closed;
     private volatile boolean writerExited;
     private volatile Throwable failure;
+    /** The next offset the dispatcher hands to the taps; the dispatcher's, read by the lag gauge. */
+    private volatile long dispatched;
+    /** Set when close gave up waiting for a tap that blocks: the dispatcher stops at its next look. */
+    private volatile boolean dispatchStop;
 
     // The writer thread's own state.
     private Segment active;
@@ -104,8 +135,10 @@ public final class LogStream implements MessageStream {
     private boolean unforced;
 
     private LogStream(String name, Path dir, JunctionConfig.Data settings, FileChannel lockChannel, FileLock lock,
-                      ConcurrentSkipListMap<Long, Segment> segments, Segment active, MeterRegistry registry) {
+                      ConcurrentSkipListMap<Long, Segment> segments, Segment active, MeterRegistry registry,
+                      int queueCapacity) {
         this.name = name;
+        this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.dir = dir;
         this.fsync = settings.fsync();
         this.fsyncIntervalNanos = TimeUnit.MILLISECONDS.toNanos(settings.fsyncIntervalMillis());
@@ -124,11 +157,17 @@ public final class LogStream implements MessageStream {
         this.registry = registry;
         this.appends = Counter.builder("junction.stream.appends").tag("stream", name)
                 .description("Messages appended to the stream").register(registry);
+        this.refused = Counter.builder("junction.stream.refused").tag("stream", name)
+                .description("Appends refused at once because the append queue was full").register(registry);
         this.batchSize = DistributionSummary.builder("junction.stream.batch.size").tag("stream", name)
                 .description("Messages written per group commit").register(registry);
         this.bytes = Gauge.builder("junction.stream.bytes", this, LogStream::sizeBytes).tag("stream", name)
                 .description("Bytes the stream takes on disk").baseUnit("bytes").register(registry);
+        this.dispatchLag = Gauge.builder("junction.stream.dispatch.lag", this, s -> s.committedEnd - s.dispatched)
+                .tag("stream", name).description("Durable entries not yet handed to the stream's taps").register(registry);
         this.writer = Thread.ofPlatform().name("junction-log-" + name).daemon(true).unstarted(this::runWriter);
+        this.dispatcher = Thread.ofPlatform().name("junction-log-" + name + "-taps").daemon(true)
+                .unstarted(this::runDispatcher);
     }
 
     /** Opens (creating it if needed) the stream {@code name} in {@code <data dir>/streams/<name>}. */
@@ -142,7 +181,15 @@ public final class LogStream implements MessageStream {
      * its {@code dir} is not used. Fails when another process has the directory open.
      */
     public static LogStream open(Path dir, String name, JunctionConfig.Data settings, MeterRegistry registry) {
+        return open(dir, name, settings, registry, QUEUE_CAPACITY);
+    }
+
+    /** As {@link #open(Path, String, JunctionConfig.Data, MeterRegistry)} with an append queue of another size (tests). */
+    static LogStream open(Path dir, String name, JunctionConfig.Data settings, MeterRegistry registry, int queueCapacity) {
         Objects.requireNonNull(settings, "settings");
+        if (queueCapacity < 1) {
+            throw new IllegalArgumentException("stream '" + name + "': the append queue needs room for at least one message");
+        }
         if (settings.segmentBytes() < 1024) {
             throw new IllegalArgumentException("stream '" + name + "': segment size must be at least 1024 bytes, got "
                     + settings.segmentBytes());
@@ -210,7 +257,7 @@ public final class LogStream implements MessageStream {
                 segments.put(s.baseOffset, s);
             }
             segments.put(active.baseOffset, active);
-            LogStream stream = new LogStream(name, dir, settings, lockChannel, lock, segments, active, registry);
+            LogStream stream = new LogStream(name, dir, settings, lockChannel, lock, segments, active, registry, queueCapacity);
             stream.start(end);
             return stream;
         } catch (IOException | RuntimeException e) {
@@ -238,7 +285,9 @@ public final class LogStream implements MessageStream {
     private void start(long end) {
         nextOffset = end;
         committedEnd = end;
+        dispatched = end;
         committedBytes = sealedBytes + active.size;
+        dispatcher.start();
         writer.start();
         log.info("stream={} opened dir={} segments={} start={} end={} bytes={} fsync={}",
                 name, dir, segments.size(), startOffset(), end, committedBytes, fsync);
@@ -252,16 +301,33 @@ public final class LogStream implements MessageStream {
     @Override
     public CompletableFuture<Long> append(Message message) {
         Objects.requireNonNull(message, "message");
-        Throwable failed = failure;
-        if (failed != null) {
-            return CompletableFuture.failedFuture(failedException(failed));
-        }
-        if (closed) {
-            return CompletableFuture.failedFuture(closedException());
+        CompletableFuture<Long> refusal = refusal();
+        if (refusal != null) {
+            return refusal;
         }
         Pending pending = new Pending(message);
+        if (!queue.offer(pending)) {
+            refused.increment();
+            return CompletableFuture.failedFuture(new StreamFullException(name));
+        }
+        if (writerExited) {
+            failQueued();
+        }
+        return pending;
+    }
+
+    @Override
+    public CompletableFuture<Long> appendWaiting(Message message) {
+        Objects.requireNonNull(message, "message");
+        Pending pending = new Pending(message);
         try {
-            queue.put(pending);
+            while (!queue.offer(pending, 100, TimeUnit.MILLISECONDS)) {
+                // The writer may have stopped meanwhile; then nothing would ever make room.
+                CompletableFuture<Long> refusal = refusal();
+                if (refusal != null) {
+                    return refusal;
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return CompletableFuture.failedFuture(new IllegalStateException(
@@ -273,11 +339,28 @@ public final class LogStream implements MessageStream {
         return pending;
     }
 
+    /** A failed future when the stream takes no more appends, else null. */
+    private CompletableFuture<Long> refusal() {
+        Throwable failed = failure;
+        if (failed != null) {
+            return CompletableFuture.failedFuture(failedException(failed));
+        }
+        if (closed) {
+            return CompletableFuture.failedFuture(closedException());
+        }
+        return null;
+    }
+
     @Override
     public List<StreamEntry> read(long fromOffset, int max) {
         if (closed) {
             throw closedException();
         }
+        return readCommitted(fromOffset, max);
+    }
+
+    /** Up to {@code max} committed entries from {@code fromOffset} on (also while closing, for the dispatcher). */
+    private List<StreamEntry> readCommitted(long fromOffset, int max) {
         long end = committedEnd;
         long from = Math.max(fromOffset, startOffset());
         if (max <= 0 || from >= end) {
@@ -332,8 +415,11 @@ public final class LogStream implements MessageStream {
     @Override
     public Tap tap(Consumer<StreamEntry> listener) {
         Objects.requireNonNull(listener, "listener");
-        LogTap tap = new LogTap(listener);
+        LogTap tap;
         synchronized (tapsLock) {
+            // It starts at the end as the dispatcher sees it (see runDispatcher): a lagging dispatcher does not hand it
+            // entries from before it was registered, and a chunk taken without it ends before this offset.
+            tap = new LogTap(listener, committedEnd);
             LogTap[] now = Arrays.copyOf(taps, taps.length + 1);
             now[now.length - 1] = tap;
             taps = now;
@@ -341,13 +427,19 @@ public final class LogStream implements MessageStream {
         return tap;
     }
 
+    /** How many times the dispatcher found the ring overwritten and read entries back from the log. */
+    long ringMisses() {
+        return ringMisses.sum();
+    }
+
     /**
      * Stops taking appends, writes and forces everything already queued (completing those futures), fails what
-     * raced in after, and closes the files. Waits for the writer; idempotent.
+     * raced in after, lets the taps see everything committed (waiting at most five seconds for a tap that blocks),
+     * and closes the files. Waits for the writer; idempotent.
      */
     @Override
     public void close() {
-        if (Thread.currentThread() == writer) {
+        if (Thread.currentThread() == dispatcher) {
             throw new IllegalStateException("stream '" + name + "' cannot be closed from one of its taps");
         }
         synchronized (this) {
@@ -366,6 +458,19 @@ public final class LogStream implements MessageStream {
             }
         }
         failQueued();
+        LockSupport.unpark(dispatcher);
+        try {
+            if (!dispatcher.join(java.time.Duration.ofMillis(CLOSE_WAIT_MILLIS))) {
+                log.warn("stream={} a tap is still busy at offset={} after {} ms; closing without waiting for it",
+                        name, dispatched, CLOSE_WAIT_MILLIS);
+                dispatchStop = true;
+                dispatcher.interrupt();
+                dispatcher.join(java.time.Duration.ofSeconds(1));
+            }
+        } catch (InterruptedException e) {
+            interrupted = true;
+            dispatchStop = true;
+        }
         for (Segment s : segments.values()) {
             try {
                 s.close();
@@ -380,8 +485,10 @@ public final class LogStream implements MessageStream {
             log.warn("stream={} cannot release the lock of {}: {}", name, dir, e.toString());
         }
         registry.remove(appends);
+        registry.remove(refused);
         registry.remove(batchSize);
         registry.remove(bytes);
+        registry.remove(dispatchLag);
         log.info("stream={} closed end={} bytes={}", name, committedEnd, committedBytes);
         if (interrupted) {
             Thread.currentThread().interrupt();
@@ -423,6 +530,7 @@ public final class LogStream implements MessageStream {
         } finally {
             writerExited = true;
             failQueued();
+            LockSupport.unpark(dispatcher);
         }
     }
 
@@ -464,6 +572,7 @@ public final class LogStream implements MessageStream {
             MessageCodec.INT.set(buffer, buffered, payload);
             MessageCodec.INT.set(buffer, buffered + 4, (int) crc.getValue());
             active.onRecord(offset, active.size + buffered, m.ts());
+            ring[(int) (offset & RING_MASK)] = new StreamEntry(offset, m);
             buffered += record;
             p.offset = offset;
             count++;
@@ -529,18 +638,79 @@ public final class LogStream implements MessageStream {
                 p.complete(p.offset);
             }
         }
-        LogTap[] current = taps;
-        if (current.length == 0) {
-            return;
-        }
-        for (Pending p : batch) {
-            if (p == STOP) {
+        LockSupport.unpark(dispatcher);
+    }
+
+    // ---- the dispatcher thread ----
+
+    /** Hands every committed entry to the taps in offset order, until the writer has stopped and all is handed over. */
+    private void runDispatcher() {
+        while (!dispatchStop) {
+            long next = dispatched;
+            LogTap[] current;
+            long end;
+            synchronized (tapsLock) {
+                // Taken together with registration: a tap registered after this look starts at or after this end.
+                current = taps;
+                end = committedEnd;
+            }
+            if (next >= end) {
+                if (writerExited && committedEnd <= next) {
+                    return;
+                }
+                LockSupport.parkNanos(this, IDLE_POLL_NANOS);
                 continue;
             }
-            StreamEntry entry = new StreamEntry(p.offset, p.message);
-            for (LogTap tap : current) {
-                tap.deliver(entry);
+            try {
+                dispatch(current, next, Math.min(end, next + DISPATCH_CHUNK));
+            } catch (RuntimeException e) {
+                if (dispatchStop) {
+                    return;
+                }
+                log.warn("stream={} cannot read offset={} back for the taps (retrying): {}", name, dispatched, e.toString());
+                LockSupport.parkNanos(this, IDLE_POLL_NANOS);
             }
+        }
+    }
+
+    /**
+     * Hands the entries in [from, to) to the taps. {@link #dispatched} ends after the last one handed over, also when
+     * reading the log fails half-way, so that no tap sees an entry twice.
+     */
+    private void dispatch(LogTap[] current, long from, long to) {
+        long o = from;
+        try {
+            if (current.length == 0) {
+                o = to;
+                return;
+            }
+            while (o < to) {
+                StreamEntry e = ring[(int) (o & RING_MASK)];
+                if (e != null && e.offset() == o) {
+                    deliver(current, e);
+                    o++;
+                    continue;
+                }
+                // The writer went round the ring while the taps were busy: the rest of the chunk comes from the log.
+                ringMisses.increment();
+                List<StreamEntry> chunk = readCommitted(o, (int) (to - o));
+                if (chunk.isEmpty()) {
+                    o = to;
+                    return;
+                }
+                for (StreamEntry x : chunk) {
+                    deliver(current, x);
+                    o = x.offset() + 1;
+                }
+            }
+        } finally {
+            dispatched = o;
+        }
+    }
+
+    private static void deliver(LogTap[] current, StreamEntry entry) {
+        for (LogTap tap : current) {
+            tap.deliver(entry);
         }
     }
 
@@ -575,13 +745,20 @@ public final class LogStream implements MessageStream {
 
     private final class LogTap implements Tap {
         private final Consumer<StreamEntry> listener;
+        /** The first offset it is handed: the committed end when it was registered. */
+        private final long from;
+        private volatile boolean closed;
         private boolean warned;
 
-        LogTap(Consumer<StreamEntry> listener) {
+        LogTap(Consumer<StreamEntry> listener, long from) {
             this.listener = listener;
+            this.from = from;
         }
 
         void deliver(StreamEntry entry) {
+            if (closed || entry.offset() < from) {
+                return;
+            }
             try {
                 listener.accept(entry);
             } catch (RuntimeException e) {
@@ -595,6 +772,7 @@ public final class LogStream implements MessageStream {
 
         @Override
         public void close() {
+            closed = true;
             synchronized (tapsLock) {
                 LogTap[] current = taps;
                 int at = -1;

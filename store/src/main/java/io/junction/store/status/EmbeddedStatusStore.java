@@ -4,8 +4,10 @@ import io.junction.core.Message;
 import io.junction.core.RoutingKey;
 import io.junction.core.RoutingPattern;
 import io.junction.core.status.StatusStore;
+import io.junction.core.stream.CommittedOffset;
 import io.junction.core.stream.MessageStream;
 import io.junction.core.stream.StreamEntry;
+import io.junction.core.stream.StreamFollower;
 import io.junction.store.log.MessageCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +33,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedOutputStream;
@@ -39,7 +42,8 @@ import java.util.zip.CheckedOutputStream;
  * The embedded status adapter: the last message of every routing key, in memory, with a snapshot in
  * {@code <data dir>/status/status.snapshot} that records the raw-stream offset it covers. After a restart (even a
  * {@code kill -9}) the snapshot plus a replay of the raw stream from {@link #nextOffset()} gives the exact status:
- * use {@link #follow} to catch up and then stay current.
+ * {@link #follow} does that with an at-least-once {@link StreamFollower} that starts at {@link #nextOffset()} (the
+ * snapshot is its committed offset), so entries seen twice are ignored by their offset.
  *
  * <p>The snapshot is written atomically (temporary file, fsync, rename) every few seconds when something changed, on
  * {@link #snapshot()} and on {@link #close()}.
@@ -51,12 +55,16 @@ public final class EmbeddedStatusStore implements StatusStore {
     public static final Duration DEFAULT_SNAPSHOT_INTERVAL = Duration.ofSeconds(5);
     static final String SNAPSHOT = "status.snapshot";
     private static final int MAGIC = 0x4a535331; // "JSS1"
-    private static final int PAGE = 1000;
+    /** Live entries the status follower keeps in memory before it reads from the log instead. */
+    private static final int FOLLOW_CAPACITY = 4096;
+    private static final Duration STALL = Duration.ofSeconds(30);
 
     private final Path dir;
     private final ConcurrentHashMap<RoutingKey, Message> last = new ConcurrentHashMap<>();
     /** Serialises applying entries, so that the offset check and the update are one step. */
     private final ReentrantLock applyLock = new ReentrantLock();
+    /** Signalled whenever {@link #nextOffset} moves, for {@link #follow} waiting to have caught up. */
+    private final Condition advanced = applyLock.newCondition();
     private final ReentrantLock snapshotLock = new ReentrantLock();
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread snapshotter;
@@ -129,6 +137,7 @@ public final class EmbeddedStatusStore implements StatusStore {
         }
         last.put(entry.message().key(), entry.message());
         nextOffset = entry.offset() + 1;
+        advanced.signalAll();
     }
 
     @Override
@@ -166,65 +175,59 @@ public final class EmbeddedStatusStore implements StatusStore {
     }
 
     /**
-     * Applies the entries of {@code raw} from {@link #nextOffset()} to its end, a page at a time; returns how many it
-     * read. When the stream ends before {@link #nextOffset()} (it lost a tail it had not forced), the status is
-     * rebuilt from the start of the stream.
+     * Keeps the status current with {@code raw}: follows it at least once from {@link #nextOffset()} and returns once
+     * the status has caught up with the end the stream had when this was called, so that a server answers with the
+     * full status from its first request. When the stream ends before {@link #nextOffset()} (it lost a tail it had
+     * not forced), the status is first rebuilt from the start of the stream. Closing the follower stops following.
      */
-    public long catchUp(MessageStream raw) {
-        if (nextOffset > raw.endOffset()) {
-            applyLock.lock();
-            try {
-                log.warn("status covers up to offset {} but stream '{}' ends at {}: rebuilding the status from offset {}",
-                        nextOffset, raw.name(), raw.endOffset(), raw.startOffset());
-                last.clear();
-                nextOffset = raw.startOffset();
-            } finally {
-                applyLock.unlock();
-            }
-        }
-        long read = 0;
-        while (true) {
-            List<StreamEntry> page = raw.read(nextOffset, PAGE);
-            if (page.isEmpty()) {
-                return read;
-            }
-            read += page.size();
-            applyLock.lock();
-            try {
-                for (StreamEntry e : page) {
-                    apply(e);
-                }
-            } finally {
-                applyLock.unlock();
-            }
-        }
-    }
-
-    /**
-     * Catches up with {@code raw} and keeps the status current with a tap on it, without missing an entry that was
-     * appended in between: an entry that arrives ahead of {@link #nextOffset()} first has the gap read from the
-     * stream. Closing the returned tap stops following.
-     */
-    public MessageStream.Tap follow(MessageStream raw) {
-        catchUp(raw);
-        MessageStream.Tap tap = raw.tap(entry -> applyLive(raw, entry));
-        catchUp(raw);
-        return tap;
-    }
-
-    private void applyLive(MessageStream raw, StreamEntry entry) {
+    public StreamFollower follow(MessageStream raw) {
+        long target = raw.endOffset();
         applyLock.lock();
         try {
-            while (entry.offset() > nextOffset) {
-                List<StreamEntry> gap = raw.read(nextOffset, (int) Math.min(PAGE, entry.offset() - nextOffset));
-                if (gap.isEmpty()) {
-                    break;
-                }
-                for (StreamEntry e : gap) {
-                    apply(e);
+            if (nextOffset > target) {
+                log.warn("status covers up to offset {} but stream '{}' ends at {}: rebuilding the status from offset {}",
+                        nextOffset, raw.name(), target, raw.startOffset());
+                last.clear();
+                nextOffset = raw.startOffset();
+            }
+        } finally {
+            applyLock.unlock();
+        }
+        StreamFollower follower = StreamFollower.atLeastOnce(raw, "status", CommittedOffset.startAt(nextOffset),
+                m -> true, FOLLOW_CAPACITY, this::applyAll);
+        try {
+            awaitOffset(raw, target);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            log.warn("status: interrupted while catching up with stream '{}' (at offset {} of {}); it goes on in the background",
+                    raw.name(), nextOffset, target);
+        }
+        return follower;
+    }
+
+    private void applyAll(List<StreamEntry> batch) {
+        applyLock.lock();
+        try {
+            for (StreamEntry e : batch) {
+                apply(e);
+            }
+        } finally {
+            applyLock.unlock();
+        }
+    }
+
+    /** Waits until the status reaches {@code target}, or until it made no progress for {@link #STALL}. */
+    private void awaitOffset(MessageStream raw, long target) throws InterruptedException {
+        applyLock.lock();
+        try {
+            while (nextOffset < target) {
+                long before = nextOffset;
+                if (!advanced.await(STALL.toMillis(), TimeUnit.MILLISECONDS) && nextOffset == before) {
+                    log.warn("status: no progress catching up with stream '{}' for {} s (at offset {} of {}); "
+                            + "going on while it catches up in the background", raw.name(), STALL.toSeconds(), before, target);
+                    return;
                 }
             }
-            apply(entry);
         } finally {
             applyLock.unlock();
         }

@@ -4,6 +4,7 @@ import io.junction.core.Message;
 import io.junction.core.config.JunctionConfig.Fsync;
 import io.junction.core.stream.MessageStream;
 import io.junction.core.stream.StreamEntry;
+import io.junction.core.stream.StreamFullException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,10 +22,12 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static io.junction.store.TestMessages.T0;
@@ -65,7 +68,7 @@ class LogStreamTest {
     private static void appendAll(MessageStream stream, long from, long to) {
         List<CompletableFuture<Long>> futures = new ArrayList<>();
         for (long n = from; n < to; n++) {
-            futures.add(stream.append(message(n)));
+            futures.add(stream.appendWaiting(message(n)));
         }
         for (int i = 0; i < futures.size(); i++) {
             assertThat(futures.get(i).join()).isEqualTo(from + i);
@@ -99,7 +102,7 @@ class LogStreamTest {
                 work.add(pool.submit(() -> {
                     List<CompletableFuture<Long>> futures = new ArrayList<>(perThread);
                     for (int i = 0; i < perThread; i++) {
-                        futures.add(stream.append(message((long) thread * perThread + i)));
+                        futures.add(stream.appendWaiting(message((long) thread * perThread + i)));
                     }
                     return futures;
                 }));
@@ -362,9 +365,75 @@ class LogStreamTest {
     private static void appendAll2(MessageStream stream, long from, long to) {
         CompletableFuture<Long> last = null;
         for (long n = from; n < to; n++) {
-            last = stream.append(message(n));
+            last = stream.appendWaiting(message(n));
         }
         last.join();
+    }
+
+    @Test
+    void aTapThatBlocksDelaysNeitherDurableWritesNorAcknowledgementsAndCatchesUpFromTheLog() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        List<StreamEntry> seen = Collections.synchronizedList(new ArrayList<>());
+        List<StreamEntry> fast = Collections.synchronizedList(new ArrayList<>());
+        try (LogStream stream = open(Fsync.INTERVAL, 256 * 1024)) {
+            stream.tap(e -> {
+                try {
+                    release.await();
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                }
+                seen.add(e);
+            });
+            stream.tap(fast::add);
+            int count = 3 * LogStream.RING;
+            List<CompletableFuture<Long>> futures = new ArrayList<>();
+            for (long n = 0; n < count; n++) {
+                futures.add(stream.appendWaiting(message(n)));
+            }
+            for (int i = 0; i < count; i++) {
+                assertThat(futures.get(i).get(20, TimeUnit.SECONDS)).as("acknowledged while the tap is blocked").isEqualTo(i);
+            }
+            assertThat(stream.endOffset()).isEqualTo(count);
+            assertThat(seen).isEmpty();
+            assertThat(registry.get("junction.stream.dispatch.lag").gauge().value()).isPositive();
+
+            release.countDown();
+            await().atMost(Duration.ofSeconds(20)).until(() -> seen.size() == count && fast.size() == count);
+            List<StreamEntry> all = readAll(stream, 1000);
+            assertThat(seen).as("the blocked tap gets every entry, in order, once").isEqualTo(all);
+            assertThat(fast).as("a tap beside it gets every entry too, later").isEqualTo(all);
+            assertThat(stream.ringMisses()).as("the writer went round the ring: entries were read back from the log")
+                    .isPositive();
+            await().atMost(Duration.ofSeconds(5)).until(() -> registry.get("junction.stream.dispatch.lag").gauge().value() == 0);
+        }
+    }
+
+    @Test
+    void closingLetsTheTapsSeeEverythingThatWasCommitted() {
+        List<StreamEntry> seen = Collections.synchronizedList(new ArrayList<>());
+        LogStream stream = open(Fsync.NEVER, 64 * 1024);
+        stream.tap(seen::add);
+        appendAll2(stream, 0, 5_000);
+        stream.close();
+        assertThat(seen).hasSize(5_000);
+        assertThat(seen.getLast().offset()).isEqualTo(4_999);
+    }
+
+    @Test
+    void aFullQueueIsRefusedAtOnceAndCounted() {
+        try (LogStream stream = LogStream.open(dir, "raw", settings(dir), registry, 1)) {
+            CompletableFuture<Long> refused = null;
+            for (long n = 0; n < 200_000 && refused == null; n++) {
+                CompletableFuture<Long> f = stream.append(message(n));
+                if (f.isCompletedExceptionally()) {
+                    refused = f;
+                }
+            }
+            assertThat(refused).isNotNull();
+            assertThatThrownBy(refused::join).hasCauseInstanceOf(StreamFullException.class)
+                    .hasMessageContaining("stream 'raw': the stream's append queue is full");
+            assertThat(registry.get("junction.stream.refused").tag("stream", "raw").counter().count()).isEqualTo(1);
+        }
     }
 
     @ParameterizedTest

@@ -5,6 +5,7 @@ import io.junction.core.RoutingKey;
 import io.junction.core.RoutingPattern;
 import io.junction.core.stream.MessageStream;
 import io.junction.core.stream.StreamEntry;
+import io.junction.core.stream.StreamFollower;
 import io.junction.store.log.LogStream;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
@@ -27,6 +28,7 @@ import static io.junction.store.TestMessages.settings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+/** What the embedded status adds to the port's contract ({@link EmbeddedStatusStoreContractTest}): snapshots and following. */
 class EmbeddedStatusStoreTest {
 
     @TempDir
@@ -57,7 +59,7 @@ class EmbeddedStatusStoreTest {
     private static void appendAll(MessageStream raw, long from, long to) {
         CompletableFuture<Long> last = null;
         for (long n = from; n < to; n++) {
-            last = raw.append(message(n));
+            last = raw.appendWaiting(message(n));
         }
         last.join();
     }
@@ -67,57 +69,10 @@ class EmbeddedStatusStoreTest {
     }
 
     @Test
-    void theLastValueOfAKeyWins() {
-        try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
-            status.update(new StreamEntry(0, at("room.lamp.level", 1)));
-            status.update(new StreamEntry(1, at("room.lamp.level", 2)));
-            status.update(new StreamEntry(2, at("room.fan.speed", 7)));
-            assertThat(status.get(RoutingKey.of("room.lamp.level"))).contains(at("room.lamp.level", 2));
-            assertThat(status.get(RoutingKey.of("room.fan.speed"))).contains(at("room.fan.speed", 7));
-            assertThat(status.get(RoutingKey.of("room.door"))).isEmpty();
-            assertThat(status.nextOffset()).isEqualTo(3);
-        }
-    }
-
-    @Test
-    void anEntryAlreadySeenIsIgnored() {
-        try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
-            status.update(new StreamEntry(5, at("a.b", 5)));
-            status.update(new StreamEntry(3, at("a.b", 3)));
-            status.update(new StreamEntry(5, at("a.b", 55)));
-            assertThat(status.get(RoutingKey.of("a.b"))).contains(at("a.b", 5));
-            assertThat(status.nextOffset()).isEqualTo(6);
-            status.update(new StreamEntry(6, at("a.b", 6)));
-            assertThat(status.get(RoutingKey.of("a.b"))).contains(at("a.b", 6));
-        }
-    }
-
-    @Test
-    void findReturnsTheKeysAPatternMatchesOrderedByKey() {
-        try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
-            String[] keys = {"plant.b.temperature", "plant.a.temperature", "plant.a.humidity", "plant.temperature",
-                    "office.a.temperature", "plant.a.b.temperature"};
-            for (int i = 0; i < keys.length; i++) {
-                status.update(new StreamEntry(i, at(keys[i], i)));
-            }
-            assertThat(status.find(RoutingPattern.of("plant.*.temperature"))).extracting(m -> m.key().value())
-                    .containsExactly("plant.a.temperature", "plant.b.temperature");
-            assertThat(status.find(RoutingPattern.of("plant.#.temperature"))).extracting(m -> m.key().value())
-                    .containsExactly("plant.a.b.temperature", "plant.a.temperature", "plant.b.temperature",
-                            "plant.temperature");
-            assertThat(status.find(RoutingPattern.of("#"))).extracting(m -> m.key().value())
-                    .containsExactly("office.a.temperature", "plant.a.b.temperature", "plant.a.humidity",
-                            "plant.a.temperature", "plant.b.temperature", "plant.temperature");
-            assertThat(status.find(RoutingPattern.of("plant.a.humidity"))).containsExactly(at("plant.a.humidity", 2));
-            assertThat(status.find(RoutingPattern.of("plant.z.humidity"))).isEmpty();
-        }
-    }
-
-    @Test
     void aSnapshotAndCatchingUpGiveTheSameStatusAsAFullReplay() throws IOException {
         Path crashed = dataDir.resolve("copy");
-        try (LogStream raw = raw(); EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
-            status.follow(raw);
+        try (LogStream raw = raw(); EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir);
+             StreamFollower following = status.follow(raw)) {
             appendAll(raw, 0, 500);
             await().until(() -> status.nextOffset() == 500);
             status.snapshot();
@@ -132,15 +87,19 @@ class EmbeddedStatusStoreTest {
 
             try (EmbeddedStatusStore restarted = EmbeddedStatusStore.open(crashed)) {
                 assertThat(restarted.nextOffset()).isEqualTo(500);
-                assertThat(restarted.catchUp(raw)).isEqualTo(300);
-                assertThat(restarted.nextOffset()).isEqualTo(800);
-                assertThat(restarted.find(RoutingPattern.ALL)).isEqualTo(status.find(RoutingPattern.ALL));
+                try (StreamFollower catchingUp = restarted.follow(raw)) {
+                    assertThat(restarted.nextOffset()).as("follow returns once caught up").isEqualTo(800);
+                    assertThat(catchingUp.handled()).as("only the entries after the snapshot are read").isEqualTo(300);
+                    assertThat(restarted.find(RoutingPattern.ALL)).isEqualTo(status.find(RoutingPattern.ALL));
+                }
             }
         }
         try (LogStream raw = raw(); EmbeddedStatusStore reopened = EmbeddedStatusStore.open(dataDir)) {
             assertThat(reopened.nextOffset()).as("closing wrote a last snapshot").isEqualTo(800);
-            assertThat(reopened.catchUp(raw)).isZero();
-            assertThat(reopened.find(RoutingPattern.ALL)).isEqualTo(values(replay(raw)));
+            try (StreamFollower following = reopened.follow(raw)) {
+                assertThat(following.handled()).isZero();
+                assertThat(reopened.find(RoutingPattern.ALL)).isEqualTo(values(replay(raw)));
+            }
         }
     }
 
@@ -149,12 +108,10 @@ class EmbeddedStatusStoreTest {
         try (LogStream raw = raw()) {
             appendAll(raw, 0, 2000);
             Thread producer = Thread.ofPlatform().start(() -> appendAll(raw, 2000, 8000));
-            try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
-                MessageStream.Tap tap = status.follow(raw);
+            try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir); StreamFollower following = status.follow(raw)) {
                 producer.join();
                 await().until(() -> status.nextOffset() == 8000);
                 assertThat(status.find(RoutingPattern.ALL)).isEqualTo(values(replay(raw)));
-                tap.close();
             }
         }
     }
@@ -187,7 +144,7 @@ class EmbeddedStatusStoreTest {
         try (LogStream raw = raw()) {
             appendAll(raw, 0, 300);
             try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
-                status.catchUp(raw);
+                status.follow(raw).close();
             }
             Path snapshot = dataDir.resolve("status").resolve(EmbeddedStatusStore.SNAPSHOT);
             byte[] bytes = Files.readAllBytes(snapshot);
@@ -195,7 +152,7 @@ class EmbeddedStatusStoreTest {
             Files.write(snapshot, bytes);
             try (EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
                 assertThat(status.nextOffset()).isZero();
-                status.catchUp(raw);
+                status.follow(raw).close();
                 assertThat(status.find(RoutingPattern.ALL)).isEqualTo(values(replay(raw)));
             }
             try (var files = Files.list(dataDir.resolve("status"))) {
@@ -212,7 +169,7 @@ class EmbeddedStatusStoreTest {
         }
         try (LogStream raw = raw(); EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir)) {
             appendAll(raw, 0, 20);
-            status.catchUp(raw);
+            status.follow(raw).close();
             assertThat(status.nextOffset()).isEqualTo(20);
             assertThat(status.get(RoutingKey.of("gone.key"))).isEmpty();
             assertThat(status.find(RoutingPattern.ALL)).isEqualTo(values(replay(raw)));
