@@ -59,6 +59,7 @@ public final class Junction implements AutoCloseable {
     private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
     private MqttBroker broker;
     private ApiServer api;
+    private RouteTable routes;
 
     private Junction() {
     }
@@ -136,6 +137,7 @@ public final class Junction implements AutoCloseable {
 
         // HTTP: the routing table, filled by each feature, served with the WebSocket and /metrics.
         RouteTable routes = new RouteTable();
+        this.routes = routes;
         BrokerDevices devices = new BrokerDevices(broker);
         DeviceFacts facts = new DeviceFacts();
         Egress egress = new Egress(mapping, raw, broker, clock);
@@ -241,6 +243,11 @@ public final class Junction implements AutoCloseable {
 
     public int httpPort() {
         return api.port();
+    }
+
+    /** The routing table every feature registered its routes in (read by the test that checks docs/http-api.md). */
+    RouteTable routes() {
+        return routes;
     }
 
     /** Closes every component in the reverse order of start-up: HTTP, MQTT, then storage, so nothing acknowledged is lost. */
