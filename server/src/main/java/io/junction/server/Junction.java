@@ -65,6 +65,7 @@ public final class Junction implements AutoCloseable {
     private MqttBroker broker;
     private ApiServer api;
     private MessageStream rawStream;
+    private RouteTable routes;
 
     private Junction() {
     }
@@ -165,6 +166,7 @@ public final class Junction implements AutoCloseable {
 
         // HTTP: the routing table, filled by each feature, served with the WebSocket and /metrics.
         RouteTable routes = new RouteTable();
+        this.routes = routes;
         BrokerDevices devices = new BrokerDevices(broker);
         DeviceFacts facts = new DeviceFacts();
         Egress egress = new Egress(mapping, raw, broker, clock);
@@ -317,6 +319,11 @@ public final class Junction implements AutoCloseable {
     /** The raw stream, for end-to-end tests that follow it as a feature does. */
     MessageStream raw() {
         return rawStream;
+    }
+
+    /** The routing table every feature registered its routes in (read by the test that checks docs/http-api.md). */
+    RouteTable routes() {
+        return routes;
     }
 
     /** Closes every component in the reverse order of start-up: HTTP, MQTT, then storage, so nothing acknowledged is lost. */

@@ -39,10 +39,19 @@ public final class RouteTable {
 
     /** Registers a route that needs {@code access} (see {@link #add(Method, String, Handler)}). */
     public RouteTable add(Method method, String pattern, Access access, Handler handler) {
+        return add(method, pattern, access, "", handler);
+    }
+
+    /**
+     * Registers a route that needs {@code access}, with a one-line {@code description} for the HTTP API reference
+     * ({@code docs/http-api.md}, generated from {@link #routes()}).
+     */
+    public RouteTable add(Method method, String pattern, Access access, String description, Handler handler) {
         Objects.requireNonNull(method, "method");
         Objects.requireNonNull(access, "access");
+        Objects.requireNonNull(description, "description");
         Objects.requireNonNull(handler, "handler");
-        Route route = new Route(method, pattern, parse(pattern), access, handler);
+        Route route = new Route(method, pattern, parse(pattern), access, description.strip(), handler);
         synchronized (routes) {
             for (Route r : routes) {
                 if (r.method == method && r.sameShape(route)) {
@@ -116,6 +125,19 @@ public final class RouteTable {
     public record Socket(String path, Access access, SocketEndpoint endpoint) {
     }
 
+    /** Every registered route with its access and description, in registration order (read-only; for the API reference). */
+    public List<RouteInfo> routes() {
+        List<RouteInfo> list = new ArrayList<>();
+        for (Route r : routes) {
+            list.add(new RouteInfo(r.method, r.pattern, r.access, r.description));
+        }
+        return List.copyOf(list);
+    }
+
+    /** A registered route as the API reference lists it; {@code description} is empty when none was given. */
+    public record RouteInfo(Method method, String pattern, Access access, String description) {
+    }
+
     /** Every registered route as {@code "GET /api/health"}, in registration order. */
     public List<String> describe() {
         List<String> list = new ArrayList<>();
@@ -150,13 +172,15 @@ public final class RouteTable {
         final String pattern;
         final Segment[] segments;
         final Access access;
+        final String description;
         final Handler handler;
 
-        Route(Method method, String pattern, Segment[] segments, Access access, Handler handler) {
+        Route(Method method, String pattern, Segment[] segments, Access access, String description, Handler handler) {
             this.method = method;
             this.pattern = pattern;
             this.segments = segments;
             this.access = access;
+            this.description = description;
             this.handler = handler;
         }
 

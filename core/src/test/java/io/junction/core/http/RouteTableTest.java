@@ -55,6 +55,20 @@ class RouteTableTest {
     }
 
     @Test
+    void routesListsMethodPatternAccessAndDescriptionInRegistrationOrder() {
+        RouteTable t = new RouteTable()
+                .add(Method.GET, "/api/health", Access.OPEN, "  whether every component is ready  ", OK)
+                .add(Method.POST, "/api/commands", OK)
+                .add(Method.DELETE, "/api/users/{name}", Access.ADMINISTRATOR, OK);
+        assertThat(t.routes()).containsExactly(
+                new RouteTable.RouteInfo(Method.GET, "/api/health", Access.OPEN, "whether every component is ready"),
+                new RouteTable.RouteInfo(Method.POST, "/api/commands", Access.SUPPORT, ""),
+                new RouteTable.RouteInfo(Method.DELETE, "/api/users/{name}", Access.ADMINISTRATOR, ""));
+        assertThatThrownBy(() -> t.routes().clear()).as("a read-only view").isInstanceOf(UnsupportedOperationException.class);
+        assertThat(((RouteTable.Found) t.lookup("GET", "/api/health")).access()).isEqualTo(Access.OPEN);
+    }
+
+    @Test
     void malformedPatternsAreRejectedWithTheReason() {
         RouteTable t = new RouteTable();
         assertThatThrownBy(() -> t.add(Method.GET, "api/x", OK)).hasMessageContaining("start with '/'");
