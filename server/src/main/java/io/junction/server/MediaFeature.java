@@ -65,7 +65,7 @@ final class MediaFeature implements Feature<MediaSettings> {
         }
         Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
-            FfmpegEndpoint ffmpeg = new FfmpegEndpoint(settings.ffmpeg(), context.metrics());
+            FfmpegEndpoint ffmpeg = new FfmpegEndpoint(settings.ffmpeg(), context.env().apply("PATH"), context.metrics());
             started.push(ffmpeg);
             Path hlsRoot = HlsRoutes.root(context.dataDir());
             WorkflowManager manager = WorkflowManager.builder()

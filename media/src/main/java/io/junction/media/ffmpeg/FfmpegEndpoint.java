@@ -27,7 +27,10 @@ public final class FfmpegEndpoint implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(FfmpegEndpoint.class);
 
+    private static final String DEFAULT_SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin";
+
     private final MediaSettings.Ffmpeg settings;
+    private final String searchPath;
     private final CopyOnWriteArrayList<FfmpegProcess> processes = new CopyOnWriteArrayList<>();
     final Counter restarts;
     final Counter dropped;
@@ -40,8 +43,18 @@ public final class FfmpegEndpoint implements AutoCloseable {
         }
     }
 
+    /** An endpoint that looks for a bare program name in the usual system folders. */
     public FfmpegEndpoint(MediaSettings.Ffmpeg settings, MeterRegistry metrics) {
+        this(settings, DEFAULT_SEARCH_PATH, metrics);
+    }
+
+    /**
+     * An endpoint that looks for a bare program name in {@code searchPath} (the server's {@code PATH}, from the
+     * environment the composition root was given).
+     */
+    public FfmpegEndpoint(MediaSettings.Ffmpeg settings, String searchPath, MeterRegistry metrics) {
         this.settings = settings;
+        this.searchPath = searchPath == null || searchPath.isBlank() ? DEFAULT_SEARCH_PATH : searchPath;
         this.restarts = Counter.builder("junction_ffmpeg_restarts").description("ffmpeg processes restarted after dying unexpectedly").register(metrics);
         this.dropped = Counter.builder("junction_ffmpeg_dropped_packets").description("packets skipped because an ffmpeg process read too slowly").register(metrics);
         Gauge.builder("junction_ffmpeg_processes", processes, List::size).register(metrics);
@@ -61,9 +74,8 @@ public final class FfmpegEndpoint implements AutoCloseable {
                 + "install it (apt-get install ffmpeg) or give its location in [ffmpeg] path"));
     }
 
-    private static Optional<String> find(String program) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
-        for (String dir : path.split(File.pathSeparator)) {
+    private Optional<String> find(String program) {
+        for (String dir : searchPath.split(File.pathSeparator)) {
             File f = new File(dir, program);
             if (f.canExecute()) {
                 return Optional.of(f.getAbsolutePath());
