@@ -3,6 +3,7 @@ package io.junction.engine;
 import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.stream.StreamEntry;
+import io.junction.store.state.SqliteStateStore;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -112,7 +114,9 @@ class LifecycleTest {
             f.close();
             // As if the process died after appending the outputs of offsets 10..19 but before committing past 10:
             // the committed offset and the processed-stream mark are those of that older commit.
-            Files.writeString(dir.resolve("engine/offsets/s.json"), "{\"raw\":10,\"processed\":10}");
+            try (SqliteStateStore state = SqliteStateStore.open(dir, Clock.systemUTC())) {
+                state.put("offsets", "raw/script-s", "{\"next\":10,\"processed\":10}");
+            }
             f.open();
             f.publish("in.x", "{\"n\":20}");
             f.awaitProcessed("out", 21);
@@ -194,7 +198,7 @@ class LifecycleTest {
         Files.createDirectories(plugins);
         Fixture f = new Fixture(dir);
         f.engine.close();
-        f.engine = Engine.builder().streams(f.raw, f.processed).settings(f.settings).dir(dir.resolve("engine")).plugins(plugins).start();
+        f.engine = f.builder().plugins(plugins).start();
         try {
             Files.writeString(plugins.resolve("drop.json"), "{\"bind\": [\"bedroom.#\"]}");
             Files.write(plugins.resolve("drop.wasm"), Fixture.wasm("echo.wasm"));

@@ -8,9 +8,9 @@ import io.junction.engine.EngineRoutes;
 import java.nio.file.Path;
 
 /**
- * Starts the processing engine for the composition root: scripts on the raw stream into the processed stream, its
- * files in {@code <data dir>/engine}, the plugins folder ({@code [engine] plugins}, by default {@code plugins} beside
- * the data directory), and its routes.
+ * Starts the processing engine for the composition root: scripts on the raw stream into the processed stream, kept
+ * in the state port (the files older servers wrote in {@code <data dir>/engine} are imported once), the plugins
+ * folder ({@code [engine] plugins}, by default {@code plugins} beside the data directory), and its routes.
  */
 final class EngineFeature {
 
@@ -26,6 +26,8 @@ final class EngineFeature {
         EventHub.Registration component = context.hub().register("engine");
         Engine engine = Engine.builder()
                 .streams(context.raw(), context.processed())
+                .state(context.state())
+                .clock(context.clock())
                 .status(context.status())
                 .hub(context.hub())
                 .calls(calls)
