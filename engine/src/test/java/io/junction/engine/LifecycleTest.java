@@ -75,6 +75,58 @@ class LifecycleTest {
     }
 
     @Test
+    void aNewVersionWithOtherPatternsTakesOverFromTheNextMessageWithNothingMissedOrRepeated() throws Exception {
+        try (Fixture f = new Fixture(dir)) {
+            // Slow, so a backlog builds up and the new version lands in the middle of it.
+            f.store("s", Language.JAVASCRIPT, "function process(m) { const t = Date.now(); while (Date.now() - t < 50) {} "
+                    + "return {key: 'out', body: {n: m.body.n, v: 'v1'}}; }", "a.#");
+            int total = 100;
+            for (int i = 0; i < total; i++) {
+                f.publish(i % 2 == 0 ? "a.x" : "b.x", "{\"n\":" + i + "}");
+            }
+            ScriptInfo swapped = f.store("s", Language.JAVASCRIPT, tagged("v2"), "a.#", "b.#");
+            long cut = swapped.versionSince();
+            assertThat(cut).as("the swap landed before the end of the backlog").isLessThan(total - 1);
+            long expected = (cut + 1) / 2 + (total - cut);
+            await().atMost(Duration.ofSeconds(30)).until(() -> f.processedWithKey("out").size() >= expected);
+
+            Map<Long, String> seen = bySource(f);
+            assertThat(seen).hasSize((int) expected);
+            seen.forEach((n, v) -> {
+                if (n < cut) {
+                    assertThat(n % 2).as("before the cut only a.# ran, with v1: %s", n).isZero();
+                    assertThat(v).isEqualTo("v1");
+                } else {
+                    assertThat(v).as("from the cut on every message ran with v2: %s", n).isEqualTo("v2");
+                }
+            });
+        }
+    }
+
+    @Test
+    void aCleanRestartOfASuspendedScriptGoesOnWhereItStopped() throws Exception {
+        Fixture f = new Fixture(dir, Fixture.settings(1_000, 64, 3, List.of()));
+        try {
+            f.store("s", Language.JAVASCRIPT, "function process(m) { if (m.body.n < 3) throw new Error('no'); "
+                    + "return {key: 'out', body: {n: m.body.n, v: 'x'}}; }", "k.#");
+            for (int i = 0; i < 5; i++) {
+                f.publish("k.x", "{\"n\":" + i + "}");
+            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> f.info("s").state().equals("suspended"));
+            assertThat(f.info("s").offset()).as("the messages after the failures wait").isEqualTo(3);
+            assertThat(f.processedWithKey("out")).isEmpty();
+
+            f.restart();
+            assertThat(f.awaitProcessed("out", 2)).extracting(Fixture::text).containsExactly("{\"n\":3,\"v\":\"x\"}", "{\"n\":4,\"v\":\"x\"}");
+            await().untilAsserted(() -> assertThat(f.info("s").offset()).isEqualTo(5));
+            assertThat(f.info("s").counters().in()).as("the failed messages did not run again").isEqualTo(2);
+            assertThat(f.info("s").state()).isEqualTo("running");
+        } finally {
+            f.close();
+        }
+    }
+
+    @Test
     void aRestartResumesEachScriptAtItsOffset() throws Exception {
         Fixture f = new Fixture(dir);
         try {
