@@ -56,6 +56,7 @@ public final class Engine implements AutoCloseable {
     private final Clock clock;
     private final Shared shared;
     private final ScriptStore store;
+    private final OffsetWriter offsets;
     private final Runtimes runtimes;
     private final Watchdog watchdog;
     private final Workers workers;
@@ -83,8 +84,9 @@ public final class Engine implements AutoCloseable {
         this.runtimes = new Runtimes(settings.memoryLimitBytes());
         this.workers = new Workers("engine-worker", settings.threads(), watchdog);
         this.loader = new Workers("engine-loader", 1, watchdog);
+        this.offsets = new OffsetWriter(store, clock);
         this.shared = new Shared(b.raw, b.processed, Optional.ofNullable(b.status), Optional.ofNullable(b.hub),
-                Optional.ofNullable(b.calls), store, runtimes, watchdog, workers, loader, new Semaphore(settings.threads()),
+                Optional.ofNullable(b.calls), store, offsets, runtimes, watchdog, workers, loader, new Semaphore(settings.threads()),
                 settings.threads(), settings.failuresBeforeSuspend(), settings.timeLimitMillis(), Shared.Meters.register(metrics));
         Gauge.builder("junction.engine.scripts", actors, Map::size).description("Scripts stored").register(metrics);
 
@@ -245,6 +247,8 @@ public final class Engine implements AutoCloseable {
         }
         actors.remove(name);
         a.stop(settings.timeLimitMillis() + 5_000);
+        // Its last commit first, so the delete is the last word.
+        offsets.flush();
         store.delete(name, found.map(ScriptStore.Found::revision).orElse(StateStore.ANY));
         log.info("script={} deleted", name);
         shared.publish(new ScriptEvent(name, "deleted", found.map(f -> f.stored().version()).orElse(0L), ""));
@@ -379,6 +383,7 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < all.size(); i++) {
             all.get(i).awaitStop(stopping.get(i), settings.timeLimitMillis() + 5_000);
         }
+        offsets.close();
         workers.close();
         loader.close();
         watchdog.close();

@@ -135,7 +135,8 @@ final class ScriptActor {
         this.logs = logs;
         this.shared = shared;
         this.passThrough = passThrough;
-        this.inlineGuard = new Guard(Thread.currentThread(), 0);
+        // Unwatched: pass-through calls no script code, and the guard only marks its calls.
+        this.inlineGuard = passThrough ? new Guard(Thread.currentThread(), 0) : null;
         this.ids = new OutputIds("live:" + name);
         this.nextOffset = start.raw();
         this.versionSince = start.raw();
@@ -233,7 +234,8 @@ final class ScriptActor {
 
     /**
      * Where a follower of this script records how far it got: only once the outputs so far are durable, never past
-     * where a stop left off, and nothing at all once the follower was replaced.
+     * where a stop left off, and nothing at all once the follower was replaced. The write itself is the
+     * {@link OffsetWriter}'s, so the follower does not wait for the disk.
      */
     private final class Commits implements CommittedOffset {
 
@@ -266,7 +268,7 @@ final class ScriptActor {
                 throw new IllegalStateException("script " + name + ": the processed stream refused an output ("
                         + refused + "); the offset stays at the last commit");
             }
-            shared.store().saveOffsets(name, new ScriptStore.Offsets(at, shared.processed().endOffset()));
+            shared.offsets().commit(name, new ScriptStore.Offsets(at, shared.processed().endOffset()));
         }
     }
 

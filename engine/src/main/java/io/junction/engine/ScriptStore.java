@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -120,6 +121,13 @@ final class ScriptStore {
     /** Commits a script's offsets; the same shape as every follower's ({@code next}), plus the processed stream's end. */
     void saveOffsets(String name, Offsets o) {
         state.put(OFFSETS, offsetsKey(name), offsetsJson(o));
+    }
+
+    /** Commits several scripts' offsets in one write. */
+    void saveOffsets(Map<String, Offsets> offsets) {
+        List<StateWrite> writes = new ArrayList<>(offsets.size());
+        offsets.forEach((name, o) -> writes.add(new StateWrite.Put(OFFSETS, offsetsKey(name), offsetsJson(o), StateStore.ANY)));
+        state.write(writes);
     }
 
     private String offsetsKey(String name) {

@@ -15,12 +15,13 @@ import java.util.concurrent.Semaphore;
  * code runs on and the counters.
  *
  * @param calls         exec on modules; without it a script's exec fails with a message saying so
+ * @param offsets       where the scripts' followers commit, off their own threads
  * @param workers       where scripts run messages: {@code [engine] threads} platform threads
  * @param loader        where scripts are loaded and freed: one platform thread, so a slow load holds up no message
  * @param replayPermits how many replays may run at the same moment ({@code [engine] threads})
  */
 record Shared(MessageStream raw, MessageStream processed, Optional<StatusStore> status, Optional<EventHub> hub,
-              Optional<io.junction.core.device.FunctionCalls> calls, ScriptStore store, Runtimes runtimes, Watchdog watchdog,
+              Optional<io.junction.core.device.FunctionCalls> calls, ScriptStore store, OffsetWriter offsets, Runtimes runtimes, Watchdog watchdog,
               Workers workers, Workers loader, Semaphore replayPermits, int threads, int failuresBeforeSuspend,
               long timeLimitMillis, Meters meters) {
 
