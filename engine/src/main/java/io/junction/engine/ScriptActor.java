@@ -2,7 +2,6 @@ package io.junction.engine;
 
 import io.junction.core.Message;
 import io.junction.core.actor.Actor;
-import io.junction.core.actor.ActorException;
 import io.junction.core.stream.CommittedOffset;
 import io.junction.core.stream.StreamEntry;
 import io.junction.core.stream.StreamFollower;
@@ -186,6 +185,7 @@ final class ScriptActor {
             stopped.get(timeoutMillis, TimeUnit.MILLISECONDS).close();
         } catch (TimeoutException e) {
             log.warn("script={} did not stop within {} ms", name, timeoutMillis);
+            stopped.thenAcceptAsync(StreamFollower::close);
         } catch (ExecutionException e) {
             log.warn("script={} stopped with an error: {}", name, e.getCause().toString());
         } catch (InterruptedException e) {
@@ -653,10 +653,5 @@ final class ScriptActor {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JDK", e);
         }
-    }
-
-    /** Whether {@code e} says the actor was closed (the script was deleted meanwhile). */
-    static boolean closed(Throwable e) {
-        return e instanceof ActorException a && a.kind() == ActorException.Kind.CLOSED;
     }
 }
