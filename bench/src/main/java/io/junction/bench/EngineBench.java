@@ -13,6 +13,7 @@ import io.junction.engine.Language;
 import io.junction.engine.ReplayInfo;
 import io.junction.engine.ScriptSource;
 import io.junction.store.log.LogStream;
+import io.junction.store.state.SqliteStateStore;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
@@ -24,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
@@ -158,8 +160,8 @@ final class EngineBench {
         int warm = Math.max(100, options.messages() / 10);
         int n = options.messages();
         try (Streams s = new Streams(dir, options.fsync())) {
-            Engine engine = Engine.builder().streams(s.raw, s.processed).settings(settings(passThrough))
-                    .dir(dir.resolve("engine")).start();
+            Engine engine = Engine.builder().streams(s.raw, s.processed).state(s.state).settings(settings(passThrough))
+                    .start();
             try {
                 for (ScriptSource src : scripts) {
                     engine.store(src);
@@ -391,10 +393,11 @@ final class EngineBench {
     private Replayed replay(Path dir, LogStream raw, String name, ScriptSource script, long n) throws IOException, InterruptedException {
         Path run = Files.createTempDirectory(dir, "run");
         JunctionConfig.Data data = new JunctionConfig.Data(run, options.fsync(), 20, 64L * 1024 * 1024);
-        try (LogStream processed = LogStream.open(run.resolve("processed"), "processed", data, new SimpleMeterRegistry())) {
-            Engine engine = Engine.builder().streams(raw, processed)
+        try (LogStream processed = LogStream.open(run.resolve("processed"), "processed", data, new SimpleMeterRegistry());
+             SqliteStateStore state = SqliteStateStore.open(run, Clock.systemUTC())) {
+            Engine engine = Engine.builder().streams(raw, processed).state(state)
                     .settings(settings(script == null ? List.of("bench.#") : List.of()))
-                    .dir(run.resolve("engine")).start();
+                    .start();
             ReplayInfo info;
             try {
                 if (script != null) {
@@ -447,17 +450,20 @@ final class EngineBench {
     private static final class Streams implements AutoCloseable {
         final LogStream raw;
         final LogStream processed;
+        final SqliteStateStore state;
 
         Streams(Path dir, JunctionConfig.Fsync fsync) {
             JunctionConfig.Data data = new JunctionConfig.Data(dir, fsync, 20, 64L * 1024 * 1024);
             raw = LogStream.open(dir.resolve("raw"), "raw", data, new SimpleMeterRegistry());
             processed = LogStream.open(dir.resolve("processed"), "processed", data, new SimpleMeterRegistry());
+            state = SqliteStateStore.open(dir, Clock.systemUTC());
         }
 
         @Override
         public void close() {
             raw.close();
             processed.close();
+            state.close();
         }
     }
 

@@ -1,9 +1,14 @@
 package io.junction.engine;
 
 import io.junction.core.RoutingPattern;
+import io.junction.core.actor.Actor;
+import io.junction.core.actor.ActorException;
+import io.junction.core.auth.Principal;
 import io.junction.core.hub.EventHub;
+import io.junction.core.state.StateStore;
 import io.junction.core.status.StatusStore;
 import io.junction.core.stream.MessageStream;
+import io.junction.core.stream.StreamFollower;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -15,123 +20,106 @@ import org.slf4j.LoggerFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Instant;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
  * The processing engine: user scripts (JavaScript, Python, WASM) bound to routing-key patterns, run on the raw
  * stream into the processed stream, each with its own durable offset; pass-through copies; replays; and the plugins
- * folder. Storing, replacing and deleting scripts go through one compiler thread, so they happen one at a time and
- * every script is checked (compiled, {@code process} present, top-level code and {@code init} run under the limits)
- * before it replaces the running version.
+ * folder. Scripts and their offsets live in the state port. Storing, replacing and deleting scripts go through the
+ * engine's actor ({@link EngineCommand}), so they happen one at a time and every script is checked (compiled,
+ * {@code process} present, top-level code and {@code init} run under the limits) before it replaces the running
+ * version.
  */
 public final class Engine implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
     /** The name pass-through's offsets and replays go by; no script may take it. */
     public static final String PASS_THROUGH = "pass-through";
+    private static final int MAILBOX = 64;
 
     private final EngineSettings settings;
+    private final Clock clock;
     private final Shared shared;
+    private final ScriptStore store;
+    private final OffsetWriter offsets;
     private final Runtimes runtimes;
     private final Watchdog watchdog;
-    private final Dispatcher dispatcher = new Dispatcher();
+    private final Workers workers;
+    private final Workers loader;
+    /** The running scripts by name: changed only by the actor, read by anyone. */
     private final ConcurrentHashMap<String, ScriptActor> actors = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, Replay> replays = new ConcurrentHashMap<>();
-    private final Semaphore replayPermits;
-    private final ThreadPoolExecutor compiler;
-    private volatile Guard compilerGuard;
     private final ScriptActor passThrough;
-    private final ScriptSource passThroughSource;
-    private final MessageStream.Tap tap;
+    private final Actor<EngineCommand> actor;
     private final PluginWatcher plugins;
     private volatile boolean closed;
 
+    /** A script compiled and loaded, ready to run. */
+    private record Loaded(Runtimes.Compiled compiled, Runner runner) {
+    }
+
     private Engine(Builder b) {
         this.settings = b.settings;
+        this.clock = b.clock;
         MeterRegistry metrics = b.metrics != null ? b.metrics : new SimpleMeterRegistry();
-        ScriptStore store = new ScriptStore(b.dir);
+        this.store = new ScriptStore(b.state, b.raw.name());
+        if (b.dir != null) {
+            store.importFiles(b.dir);
+        }
         this.watchdog = new Watchdog(settings.timeLimitMillis(), settings.memoryLimitBytes());
         this.runtimes = new Runtimes(settings.memoryLimitBytes());
-        this.replayPermits = new Semaphore(settings.threads());
+        this.workers = new Workers("engine-worker", settings.threads(), watchdog);
+        this.loader = new Workers("engine-loader", 1, watchdog);
+        this.offsets = new OffsetWriter(store, clock);
         this.shared = new Shared(b.raw, b.processed, Optional.ofNullable(b.status), Optional.ofNullable(b.hub),
-                Optional.ofNullable(b.calls), store,
-                runtimes, watchdog, new Semaphore(settings.threads(), true), settings.failuresBeforeSuspend(), dispatcher,
-                Shared.Meters.register(metrics));
-        this.compiler = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(64), r ->
-                Thread.ofPlatform().name("engine-compiler").daemon(true).unstarted(() -> {
-                    compilerGuard = watchdog.guard();
-                    r.run();
-                }));
+                Optional.ofNullable(b.calls), store, offsets, runtimes, watchdog, workers, loader, new Semaphore(settings.threads()),
+                settings.threads(), settings.failuresBeforeSuspend(), settings.timeLimitMillis(), Shared.Meters.register(metrics));
         Gauge.builder("junction.engine.scripts", actors, Map::size).description("Scripts stored").register(metrics);
 
         for (ScriptStore.Stored s : store.loadAll()) {
-            Runtimes.Compiled compiled = runtimes.compileStored(s.source());
-            LogRing logs = new LogRing(s.source().name());
-            ScriptActor a = new ScriptActor(s.source().name(), new ScriptActor.Version(s, compiled), null,
-                    host(s.source(), logs), logs, startOffsets(store, s.source().name()), shared);
-            actors.put(a.name, a);
-            dispatcher.add(a);
+            ScriptSource src = s.source();
+            LogRing logs = new LogRing(src.name());
+            actors.put(src.name(), new ScriptActor(src.name(), new ScriptActor.Version(s, runtimes.compileStored(src)), null,
+                    shared.host(src, logs, true), logs, startOffsets(src.name()), shared, false, clock));
         }
         if (settings.passThrough().isEmpty()) {
-            passThroughSource = null;
             passThrough = null;
         } else {
             // Pass-through is an actor like a script's, whose runner copies each message; it has no source to run.
-            passThroughSource = new ScriptSource(PASS_THROUGH, Language.JAVASCRIPT, "copy".getBytes(StandardCharsets.UTF_8),
+            ScriptSource src = new ScriptSource(PASS_THROUGH, Language.JAVASCRIPT, "copy".getBytes(StandardCharsets.UTF_8),
                     settings.passThrough().stream().map(RoutingPattern::of).toList(), "config");
-            ScriptActor.Version v = new ScriptActor.Version(new ScriptStore.Stored(passThroughSource, 1, 0),
-                    new Runtimes.Compiled(passThroughSource, null, "pass-through cannot be reloaded"));
+            ScriptActor.Version v = new ScriptActor.Version(new ScriptStore.Stored(src, 1, 0),
+                    new Runtimes.Compiled(src, null, "pass-through cannot be reloaded"));
             LogRing logs = new LogRing(PASS_THROUGH);
-            passThrough = new ScriptActor(PASS_THROUGH, v, Runtimes.passThrough(), host(passThroughSource, logs), logs,
-                    startOffsets(store, PASS_THROUGH), shared);
-            dispatcher.add(passThrough);
+            passThrough = new ScriptActor(PASS_THROUGH, v, Runtimes.passThrough(), shared.host(src, logs, true), logs,
+                    startOffsets(PASS_THROUGH), shared, true, clock);
         }
-        // Every actor is registered before the tap, and each starts by reading the raw stream itself: nothing appended
-        // in between is missed.
-        this.tap = b.raw.tap(dispatcher);
-        actors.values().forEach(ScriptActor::start);
-        if (passThrough != null) {
-            passThrough.start();
-        }
-        this.plugins = b.plugins == null ? null : new PluginWatcher(b.plugins, this);
+        this.actor = Actor.start("engine", MAILBOX, clock, this::handle);
+        this.plugins = b.plugins == null ? null : new PluginWatcher(b.plugins, this, clock);
         log.info("engine started: {} scripts, pass-through {}, time limit {} ms, memory limit {} MB, threads {}, plugins {}",
                 actors.size(), settings.passThrough(), settings.timeLimitMillis(), settings.memoryLimitBytes() / (1024 * 1024),
                 settings.threads(), b.plugins == null ? "off" : b.plugins);
     }
 
-    private ScriptStore.Offsets startOffsets(ScriptStore store, String name) {
+    private ScriptStore.Offsets startOffsets(String name) {
         return store.offsets(name).orElseGet(() -> {
             ScriptStore.Offsets o = new ScriptStore.Offsets(shared.raw().endOffset(), shared.processed().endOffset());
             store.saveOffsets(name, o);
             return o;
         });
-    }
-
-    private Host host(ScriptSource s, LogRing logs) {
-        return new Host(shared.status(), s.name(), s.bindValues(), logs, shared.calls(), s.owner(), settings.timeLimitMillis(), true);
-    }
-
-    /** A host for a replay: the same reads, but no exec — re-running past messages must not drive devices again. */
-    private Host replayHost(ScriptSource s, LogRing logs) {
-        return new Host(shared.status(), s.name(), s.bindValues(), logs, shared.calls(), s.owner(), settings.timeLimitMillis(), false);
     }
 
     public static Builder builder() {
@@ -142,152 +130,169 @@ public final class Engine implements AutoCloseable {
      * Stores a script: checks it (a {@link ScriptRejectedException} with the language's message and line when it does
      * not compile, lacks {@code process}, or fails in its top-level code or {@code init}), saves it, and swaps it in —
      * a new script starts at the end of the raw stream; a new version of a script takes over from the next message,
-     * with nothing lost or repeated. Returns the script as it is afterwards.
+     * with nothing lost or repeated. A {@link io.junction.core.state.VersionConflictException} when another node
+     * changed the script meanwhile. Returns the script as it is afterwards.
      */
     public ScriptInfo store(ScriptSource source) {
         if (source.name().equals(PASS_THROUGH)) {
             throw new IllegalArgumentException("the script name '" + PASS_THROUGH + "' is reserved for the engine's pass-through");
         }
-        return onCompiler(() -> doStore(source));
-    }
-
-    private ScriptInfo doStore(ScriptSource src) throws InterruptedException, ExecutionException {
-        Runtimes.Compiled compiled = runtimes.compile(src);
-        ScriptActor existing = actors.get(src.name());
-        LogRing logs = existing != null ? existing.logs() : new LogRing(src.name());
-        Host host = host(src, logs);
-        Runner runner = runtimes.instantiate(compiled, host, compilerGuard);
-        long version = existing != null ? existing.version().stored().version() + 1 : 1;
-        ScriptStore.Stored stored = new ScriptStore.Stored(src, version, System.currentTimeMillis());
-        try {
-            shared.store().save(stored);
-        } catch (RuntimeException e) {
-            runner.close(compilerGuard);
-            throw e;
-        }
-        ScriptActor.Version v = new ScriptActor.Version(stored, compiled);
-        if (existing != null) {
-            try {
-                // The swap happens between two messages; wait for it so the answer shows the new version at work.
-                existing.swap(v, runner, host).get(settings.timeLimitMillis() + 2_000, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                log.warn("script={} version {} is not in place yet after {} ms", src.name(), version, settings.timeLimitMillis() + 2_000);
-            }
-        } else {
-            ScriptStore.Offsets start = new ScriptStore.Offsets(shared.raw().endOffset(), shared.processed().endOffset());
-            shared.store().saveOffsets(src.name(), start);
-            ScriptActor a = new ScriptActor(src.name(), v, runner, host, logs, start, shared);
-            actors.put(a.name, a);
-            dispatcher.add(a);
-            a.start();
-        }
-        log.info("script={} version={} language={} bind={} stored ({})", src.name(), version, src.language().id(),
-                src.bindValues(), src.origin());
-        shared.publish(new ScriptEvent(src.name(), "stored", version, src.language().id() + " " + src.bindValues()));
-        return info(src.name(), true).orElseThrow();
+        return ask(reply -> new EngineCommand.Store(source, reply));
     }
 
     /** Stores a module found in the plugins folder, unless it is already the running version. */
     boolean storePlugin(String name, byte[] module, Optional<List<RoutingPattern>> bind) {
-        ScriptActor existing = actors.get(name);
-        List<RoutingPattern> patterns = bind.orElseGet(() -> existing != null
-                ? existing.version().source().bind() : List.of(RoutingPattern.ALL));
-        if (existing != null) {
-            ScriptSource s = existing.version().source();
-            if (s.language() == Language.WASM && MessageDigest.isEqual(sha256(s.code()), sha256(module))
+        return ask(reply -> new EngineCommand.StorePlugin(name, module, bind, reply));
+    }
+
+    /** Deletes the script {@code name} if it came from the plugins folder (its file was removed). */
+    void deletePlugin(String name) {
+        this.<Boolean>ask(reply -> new EngineCommand.Delete(name, true, reply));
+    }
+
+    /** Deletes a script: stops it, cancels its replay, and removes its records. False when there is no such script. */
+    public boolean delete(String name) {
+        return ask(reply -> new EngineCommand.Delete(name, false, reply));
+    }
+
+    private <T> T ask(Function<CompletableFuture<T>, EngineCommand> request) {
+        if (closed) {
+            throw new IllegalStateException("the engine is closed");
+        }
+        return await(actor.ask(request));
+    }
+
+    // ---- the actor ----
+
+    private void handle(EngineCommand command) {
+        switch (command) {
+            case EngineCommand.Store s -> s.reply().complete(doStore(s.source()));
+            case EngineCommand.StorePlugin p -> p.reply().complete(doStorePlugin(p));
+            case EngineCommand.Delete d -> d.reply().complete(doDelete(d.name(), d.pluginOnly()));
+        }
+    }
+
+    private ScriptInfo doStore(ScriptSource src) {
+        ScriptActor existing = actors.get(src.name());
+        LogRing logs = existing != null ? existing.logs() : new LogRing(src.name());
+        Host host = shared.host(src, logs, true);
+        Loaded loaded = loader.call(g -> {
+            Runtimes.Compiled c = runtimes.compile(src);
+            return new Loaded(c, runtimes.instantiate(c, host, g));
+        });
+        Optional<ScriptStore.Found> found = store.find(src.name());
+        long version = found.map(f -> f.stored().version() + 1).orElse(1L);
+        ScriptStore.Stored stored = new ScriptStore.Stored(src, version, clock.millis());
+        try {
+            store.save(stored, found.map(ScriptStore.Found::revision).orElse(StateStore.ABSENT));
+        } catch (RuntimeException e) {
+            loader.call(g -> {
+                loaded.runner().close(g);
+                return null;
+            });
+            throw e;
+        }
+        ScriptActor.Version v = new ScriptActor.Version(stored, loaded.compiled());
+        ScriptActor a = existing;
+        if (a != null) {
+            long wait = settings.timeLimitMillis() + 2_000;
+            try {
+                // The swap happens between two messages; wait for it so the answer shows the new version at work.
+                a.replace(v, loaded.runner(), host).get(wait, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                log.warn("script={} version {} is not in place yet after {} ms", src.name(), version, wait);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while swapping in script " + src.name(), e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("script " + src.name() + " could not take version " + version + ": " + e.getCause(), e.getCause());
+            }
+        } else {
+            ScriptStore.Offsets start = new ScriptStore.Offsets(shared.raw().endOffset(), shared.processed().endOffset());
+            store.saveOffsets(src.name(), start);
+            a = new ScriptActor(src.name(), v, loaded.runner(), host, logs, start, shared, false, clock);
+            actors.put(src.name(), a);
+        }
+        log.info("script={} version={} language={} bind={} stored ({})", src.name(), version, src.language().id(),
+                src.bindValues(), src.origin());
+        shared.publish(new ScriptEvent(src.name(), "stored", version, src.language().id() + " " + src.bindValues()));
+        return await(a.status(true));
+    }
+
+    private boolean doStorePlugin(EngineCommand.StorePlugin p) {
+        Optional<ScriptSource> existing = actors.containsKey(p.name())
+                ? store.find(p.name()).map(f -> f.stored().source()) : Optional.empty();
+        List<RoutingPattern> patterns = p.bind().orElseGet(() -> existing.map(ScriptSource::bind).orElse(List.of(RoutingPattern.ALL)));
+        if (existing.isPresent()) {
+            ScriptSource s = existing.get();
+            if (s.language() == Language.WASM && MessageDigest.isEqual(ScriptActor.sha256(s.code()), ScriptActor.sha256(p.module()))
                     && s.bind().equals(patterns)) {
                 return false;
             }
         }
         // The plugins folder belongs to whoever runs the server: its scripts act with the server's rights.
-        store(new ScriptSource(name, Language.WASM, module, patterns, "plugin", io.junction.core.auth.Principal.SYSTEM));
+        doStore(new ScriptSource(p.name(), Language.WASM, p.module(), patterns, "plugin", Principal.SYSTEM));
         return true;
     }
 
-    /** Deletes the script {@code name} if it came from the plugins folder (its file was removed). */
-    void deletePlugin(String name) {
+    private boolean doDelete(String name, boolean pluginOnly) {
         ScriptActor a = actors.get(name);
-        if (a != null && a.version().source().origin().equals("plugin")) {
-            delete(name);
+        if (a == null) {
+            return false;
         }
+        Optional<ScriptStore.Found> found = store.find(name);
+        if (pluginOnly && !found.map(f -> f.stored().source().origin().equals("plugin")).orElse(false)) {
+            return false;
+        }
+        actors.remove(name);
+        a.stop(settings.timeLimitMillis() + 5_000);
+        // Its last commit first, so the delete is the last word.
+        offsets.flush();
+        store.delete(name, found.map(ScriptStore.Found::revision).orElse(StateStore.ANY));
+        log.info("script={} deleted", name);
+        shared.publish(new ScriptEvent(name, "deleted", found.map(f -> f.stored().version()).orElse(0L), ""));
+        return true;
     }
 
-    /** Deletes a script: stops it, cancels its replay, and removes its files. False when there is no such script. */
-    public boolean delete(String name) {
-        return onCompiler(() -> {
-            ScriptActor a = actors.remove(name);
-            if (a == null) {
-                return false;
-            }
-            dispatcher.remove(a);
-            a.stop(settings.timeLimitMillis() + 5_000);
-            Replay r = replays.remove(name);
-            if (r != null) {
-                r.cancel(settings.timeLimitMillis() + 5_000);
-            }
-            shared.store().delete(name);
-            log.info("script={} deleted", name);
-            shared.publish(new ScriptEvent(name, "deleted", a.version().stored().version(), ""));
-            return true;
-        });
-    }
-
-    private <T> T onCompiler(Callable<T> task) {
-        if (closed) {
-            throw new IllegalStateException("the engine is closed");
-        }
-        Future<T> f;
-        try {
-            f = compiler.submit(task);
-        } catch (RejectedExecutionException e) {
-            throw new IllegalStateException("the engine is busy storing other scripts; try again in a moment");
-        }
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for the engine", e);
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(c.toString(), c);
-        }
-    }
+    // ---- reads and replays: asked of each script's actor ----
 
     /** Every script, by name, without their sources. */
     public List<ScriptInfo> scripts() {
         List<String> names = new ArrayList<>(actors.keySet());
         names.sort(null);
-        List<ScriptInfo> out = new ArrayList<>();
+        List<CompletableFuture<ScriptInfo>> asked = new ArrayList<>();
         for (String n : names) {
-            info(n, false).ifPresent(out::add);
+            ScriptActor a = actors.get(n);
+            asked.add(a == null ? null : a.status(false));
+        }
+        List<ScriptInfo> out = new ArrayList<>();
+        for (CompletableFuture<ScriptInfo> f : asked) {
+            if (f != null) {
+                status(f).ifPresent(out::add);
+            }
         }
         return out;
     }
 
     /** One script with its source, state, counters, recent errors and logs, and its latest replay. */
     public Optional<ScriptInfo> script(String name) {
-        return info(name, true);
+        ScriptActor a = actors.get(name);
+        return a == null ? Optional.empty() : status(a.status(true));
     }
 
-    private Optional<ScriptInfo> info(String name, boolean full) {
-        ScriptActor a = actors.get(name);
-        if (a == null) {
-            return Optional.empty();
+    /** A script's status; empty when it was deleted while we asked. */
+    private static Optional<ScriptInfo> status(CompletableFuture<ScriptInfo> f) {
+        try {
+            return Optional.of(f.get());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for a script", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof ActorException a && a.kind() == ActorException.Kind.CLOSED) {
+                return Optional.empty();
+            }
+            throw unwrap(e);
         }
-        ScriptActor.Version v = a.version();
-        ScriptSource s = v.source();
-        Replay r = replays.get(name);
-        long offset = a.nextOffset();
-        return Optional.of(new ScriptInfo(name, s.language().id(), s.bindValues(), s.origin(), v.stored().version(),
-                Instant.ofEpochMilli(v.stored().storedAt()).toString(), a.state().name().toLowerCase(java.util.Locale.ROOT),
-                a.reason(), offset, Math.max(0, shared.raw().endOffset() - offset), a.versionSince(), a.counters(),
-                a.lastFailure(), full ? a.recentFailures() : null, full ? a.logs().recent() : null,
-                r == null ? null : r.info(), HexFormat.of().formatHex(sha256(s.code())), s.code().length,
-                full && s.language() != Language.WASM ? s.text() : null,
-                new ScriptInfo.Owner(s.owner().user(), s.owner().role().id())));
     }
 
     /**
@@ -301,24 +306,24 @@ public final class Engine implements AutoCloseable {
         if (a == null) {
             throw new NoSuchElementException("no script named '" + name + "'");
         }
-        ScriptActor.Version v = a.version();
-        return startReplay(name, v.source(), v.compiled(), replayHost(v.source(), a.logs()), from, to);
+        return startReplay(a, from, to);
     }
 
     /** Copies raw offsets {@code from}..{@code to} that match the pass-through patterns again, as replayed messages. */
     public ReplayInfo replayPassThrough(long from, long to) {
-        if (passThroughSource == null) {
+        if (passThrough == null) {
             throw new IllegalStateException("no pass-through patterns are configured ([engine] pass_through)");
         }
-        return startReplay(PASS_THROUGH, passThroughSource, null, replayHost(passThroughSource, passThrough.logs()), from, to);
+        return startReplay(passThrough, from, to);
     }
 
     /** The latest replay of {@code name} (a script, or {@link #PASS_THROUGH}). */
     public Optional<ReplayInfo> replayInfo(String name) {
-        return Optional.ofNullable(replays.get(name)).map(Replay::info);
+        ScriptActor a = name.equals(PASS_THROUGH) ? passThrough : actors.get(name);
+        return a == null ? Optional.empty() : status(a.status(false)).map(ScriptInfo::replay);
     }
 
-    private ReplayInfo startReplay(String name, ScriptSource source, Runtimes.Compiled compiled, Host host, long from, long to) {
+    private ReplayInfo startReplay(ScriptActor a, long from, long to) {
         if (closed) {
             throw new IllegalStateException("the engine is closed");
         }
@@ -328,32 +333,37 @@ public final class Engine implements AutoCloseable {
             throw new IllegalArgumentException("cannot replay from " + from + " to " + to + ": the raw stream holds offsets "
                     + shared.raw().startOffset() + " to " + shared.raw().endOffset());
         }
-        synchronized (replays) {
-            Replay running = replays.get(name);
-            if (running != null && running.running()) {
-                throw new IllegalStateException("a replay of '" + name + "' is running already (at offset "
-                        + running.info().position() + " of " + running.info().to() + ")");
-            }
-            if (!replayPermits.tryAcquire()) {
-                throw new IllegalStateException(settings.threads() + " replays are running already, as many as [engine] threads allows");
-            }
-            Replay r = new Replay(name, source, compiled, host, shared, start, end, replayPermits::release);
-            replays.put(name, r);
-            r.start();
-            log.info("replay of {} started: offsets {}..{}", name, start, end);
-            return r.info();
-        }
+        return await(a.replay(start, end));
     }
 
-    private static byte[] sha256(byte[] b) {
+    /** The answer of a command; its failure as thrown by the handler, or an {@link IllegalStateException} that says why. */
+    private static <T> T await(CompletableFuture<T> reply) {
         try {
-            return MessageDigest.getInstance("SHA-256").digest(b);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+            return reply.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the engine", e);
+        } catch (ExecutionException e) {
+            throw unwrap(e);
         }
     }
 
-    /** Stops the plugins folder, the tap, replays and every script (each commits its offset), then the runtimes. */
+    private static RuntimeException unwrap(ExecutionException e) {
+        Throwable c = e.getCause();
+        if (c instanceof ActorException a) {
+            return new IllegalStateException(a.kind() == ActorException.Kind.MAILBOX_FULL
+                    ? "the engine is busy storing other scripts; try again in a moment" : "the engine is closed", a);
+        }
+        if (c instanceof RuntimeException r) {
+            return r;
+        }
+        return new IllegalStateException(c.toString(), c);
+    }
+
+    /**
+     * Stops the plugins folder, lets a change in hand finish, then stops every script (each commits its offset and
+     * cancels its replay), then the threads and the runtimes.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -363,31 +373,34 @@ public final class Engine implements AutoCloseable {
         if (plugins != null) {
             plugins.close();
         }
-        tap.close();
-        for (Replay r : replays.values()) {
-            r.cancel(settings.timeLimitMillis() + 5_000);
-        }
+        actor.close(Duration.ofMillis(TimeUnit.NANOSECONDS.toMillis(watchdog.loadTimeLimitNanos()) + 5_000));
         List<ScriptActor> all = new ArrayList<>(actors.values());
         if (passThrough != null) {
             all.add(passThrough);
         }
-        all.forEach(ScriptActor::requestStop);
-        all.forEach(a -> a.awaitStop(settings.timeLimitMillis() + 5_000));
-        compiler.shutdownNow();
+        List<CompletableFuture<StreamFollower>> stopping = all.stream().map(ScriptActor::requestStop).toList();
+        for (int i = 0; i < all.size(); i++) {
+            all.get(i).awaitStop(stopping.get(i), settings.timeLimitMillis() + 5_000);
+        }
+        offsets.close();
+        workers.close();
+        loader.close();
         watchdog.close();
         runtimes.close();
         log.info("engine stopped");
     }
 
-    /** Builds an engine over the given streams; {@link #start()} loads the stored scripts and starts them. */
+    /** Builds an engine over the given streams and state; {@link #start()} loads the stored scripts and starts them. */
     public static final class Builder {
         private MessageStream raw;
         private MessageStream processed;
+        private StateStore state;
         private StatusStore status;
         private io.junction.core.device.FunctionCalls calls;
         private EventHub hub;
         private MeterRegistry metrics;
         private EngineSettings settings = EngineSettings.defaults();
+        private Clock clock = Clock.systemUTC();
         private Path dir;
         private Path plugins;
 
@@ -397,6 +410,12 @@ public final class Engine implements AutoCloseable {
         public Builder streams(MessageStream raw, MessageStream processed) {
             this.raw = raw;
             this.processed = processed;
+            return this;
+        }
+
+        /** Where scripts and their offsets are kept. */
+        public Builder state(StateStore state) {
+            this.state = state;
             return this;
         }
 
@@ -427,7 +446,15 @@ public final class Engine implements AutoCloseable {
             return this;
         }
 
-        /** The engine's own folder ({@code <data dir>/engine}): scripts and offsets. */
+        public Builder clock(Clock clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        /**
+         * The engine's folder of older servers ({@code <data dir>/engine}): its script and offsets files are imported
+         * into the state once.
+         */
         public Builder dir(Path dir) {
             this.dir = dir;
             return this;
@@ -442,7 +469,7 @@ public final class Engine implements AutoCloseable {
         public Engine start() {
             Objects.requireNonNull(raw, "raw stream");
             Objects.requireNonNull(processed, "processed stream");
-            Objects.requireNonNull(dir, "dir");
+            Objects.requireNonNull(state, "state");
             return new Engine(this);
         }
     }

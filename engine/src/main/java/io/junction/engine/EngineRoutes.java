@@ -10,6 +10,7 @@ import io.junction.core.http.ApiRequest;
 import io.junction.core.http.ApiResponse;
 import io.junction.core.http.Method;
 import io.junction.core.http.RouteTable;
+import io.junction.core.state.VersionConflictException;
 import io.junction.core.stream.MessageStream;
 
 import java.nio.charset.StandardCharsets;
@@ -48,8 +49,13 @@ public final class EngineRoutes {
         routes.add(Method.GET, "/api/scripts/{name}", r -> ApiResponse.json(engine.script(name(r))
                 .orElseThrow(() -> unknown(r.pathParam("name")))));
         routes.add(Method.DELETE, "/api/scripts/{name}", r -> {
-            if (!engine.delete(name(r))) {
-                throw unknown(r.pathParam("name"));
+            String name = name(r);
+            try {
+                if (!engine.delete(name)) {
+                    throw unknown(name);
+                }
+            } catch (VersionConflictException e) {
+                throw changedMeanwhile(name);
             }
             return ApiResponse.status(204);
         });
@@ -152,11 +158,18 @@ public final class EngineRoutes {
                 err.put("line", e.line());
             }
             return ApiResponse.json(400, err);
+        } catch (VersionConflictException e) {
+            throw changedMeanwhile(name);
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         } catch (IllegalStateException e) {
             throw new ApiException(503, "service unavailable", e.getMessage());
         }
+    }
+
+    /** Another node changed the script between our read and our write: nothing was overwritten. */
+    private static ApiException changedMeanwhile(String name) {
+        return new ApiException(409, "conflict", "script '" + name + "' was changed by someone else meanwhile; read it and try again");
     }
 
     /** {@code {"from": OFFSET|TIME, "to": OFFSET}}: the raw offsets to replay; {@code to} defaults to the end. */

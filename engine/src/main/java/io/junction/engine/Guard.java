@@ -1,7 +1,7 @@
 package io.junction.engine;
 
 /**
- * The watchdog's view of one thread that calls into scripts (a script's actor, a replay, the compiler). The thread
+ * The watchdog's view of one thread that calls into scripts (an engine worker, a replay, the loader). The thread
  * marks each call with {@link #enter}/{@link #exit}: two volatile writes, so the per-message cost stays tiny; the
  * {@link Watchdog} measures the time and the allocation of a call from outside and stops it when it passes a limit.
  */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.Json;
 import io.junction.core.RoutingPattern;
+import io.junction.core.actor.Actor;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -11,6 +12,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -24,42 +27,46 @@ import java.util.stream.Stream;
  * Watches the plugins folder: a {@code NAME.wasm} file that appears or changes is stored as the WASM script
  * {@code NAME} (swapped in like any new version), and one that disappears deletes the script it made. The bind
  * patterns come from {@code NAME.json} ({@code {"bind": ["pattern", ...]}}) when present, else stay those of the
- * existing script, else are {@code #}. The folder is polled every half second, and a file is read only once its size
- * and time have stayed the same for one poll, so a file still being copied is not read half-written.
+ * existing script, else are {@code #}. The folder is polled every half second (a timer of its actor; polling rather
+ * than a {@code WatchService}, which would need a thread blocked on it and misses changes on some file systems), and a
+ * file is read only once its size and time have stayed the same for one poll, so a file still being copied is not
+ * read half-written.
  */
 final class PluginWatcher implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(PluginWatcher.class);
-    private static final long POLL_MILLIS = 500;
+    private static final Duration POLL = Duration.ofMillis(500);
+
+    /** The watcher's one command: look at the folder (its timer, every {@link #POLL}). */
+    private record Scan() {
+    }
 
     private record Seen(long size, long modified, long sidecarModified) {
     }
 
     private final Path dir;
     private final Engine engine;
+    // Owned by the actor.
     private final Map<String, Seen> candidates = new HashMap<>();
     private final Map<String, Seen> loaded = new HashMap<>();
-    private final Thread thread;
-    private volatile boolean closed;
+    private final Actor<Scan> actor;
 
-    PluginWatcher(Path dir, Engine engine) {
+    PluginWatcher(Path dir, Engine engine, Clock clock) {
         this.dir = dir;
         this.engine = engine;
         // The folder is not created here: it may be outside the data directory, and watching starts when it appears.
-        this.thread = Thread.ofVirtual().name("engine-plugins").start(this::loop);
+        this.actor = Actor.start("engine-plugins", 4, clock, this::handle);
+        actor.tell(new Scan());
     }
 
-    private void loop() {
-        while (!closed) {
-            try {
-                scan();
-            } catch (RuntimeException e) {
-                log.warn("scanning the plugins folder {} failed: {}", dir, e.toString());
-            }
-            try {
-                Thread.sleep(POLL_MILLIS);
-            } catch (InterruptedException e) {
-                return;
+    private void handle(Scan scan) {
+        try {
+            scan();
+        } catch (RuntimeException e) {
+            log.warn("scanning the plugins folder {} failed: {}", dir, e.toString());
+        } finally {
+            if (!actor.isClosed()) {
+                actor.scheduleAfter(POLL, "scan", scan);
             }
         }
     }
@@ -101,7 +108,7 @@ final class PluginWatcher implements AutoCloseable {
             if (!present.contains(name)) {
                 loaded.remove(name);
                 candidates.remove(name);
-                if (!closed) {
+                if (!actor.isClosed()) {
                     log.info("plugin {}.wasm was removed from {}", name, dir);
                     engine.deletePlugin(name);
                 }
@@ -146,12 +153,6 @@ final class PluginWatcher implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
-        thread.interrupt();
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        actor.close(Duration.ofSeconds(5));
     }
 }

@@ -1,52 +1,60 @@
 package io.junction.engine;
 
 import io.junction.core.Message;
+import io.junction.core.actor.Actor;
+import io.junction.core.stream.CommittedOffset;
 import io.junction.core.stream.StreamEntry;
+import io.junction.core.stream.StreamFollower;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 
 /**
- * One script at work: runs its messages one after the other in raw-stream order (so the messages of one routing key
- * keep their order) on a platform thread of its own (so scripts run in parallel and the watchdog can measure its
- * allocation), appends what the script gives to the processed stream, and commits its own raw-stream offset once
- * those outputs are durable.
+ * One script at work, as an actor ({@link ScriptCommand}): its messages come from its own at-least-once follower of
+ * the raw stream (filtered by its bind patterns), run one after the other in raw-stream order on the engine's
+ * {@link Workers} (platform threads, so the watchdog can measure each call), and what the script gives is appended
+ * to the processed stream. The follower commits the offset, and a commit waits until those outputs are durable.
  *
- * <p>Messages arrive two ways. Live: the {@link Dispatcher} offers each matching message to a bounded mailbox without
- * ever blocking; if the mailbox is full the offer is dropped and the actor is marked {@code overflowed}. Catch-up:
- * after a start, an overflow, a resume or a change of bind patterns, the actor empties its mailbox, re-arms the live
- * path, and reads the raw stream itself from its offset to the end it saw when re-arming. Messages seen twice that way
- * are skipped by offset, so nothing is lost and nothing is processed twice.
+ * <p>A batch runs in time slices; between two messages it gives way to a waiting control command (a new version, a
+ * status request, a stop) and then goes on. A suspended or failed script holds its batch — the follower waits, and
+ * catches up from the log later — until a new version is stored. A new version with other bind patterns gets a new
+ * follower that starts at the next message, so nothing between the two is missed or run twice.
  *
- * <p>After a crash the actor re-processes from its last committed offset. Output ids are derived from (script, source
+ * <p>After a crash the follower starts again from the last commit. Output ids are derived from (script, source
  * offset, output index), so the outputs that were already appended — all of them after the processed-stream end
- * recorded with that offset — are recognised and not appended again.
+ * recorded with that commit — are recognised and not appended again. After a clean stop the commit is exactly where
+ * the script stopped, so nothing runs twice.
  */
 final class ScriptActor {
 
     private static final Logger log = LoggerFactory.getLogger(ScriptActor.class);
 
-    static final int MAILBOX = 2048;
-    static final int BATCH = 256;
-    private static final long COMMIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
-    private static final long REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** Live entries a script's follower keeps in memory before it reads from the log instead. */
+    static final int FOLLOWER_CAPACITY = 2048;
+    private static final int MAILBOX = 64;
     private static final int MAX_DEDUP_IDS = 1_000_000;
     private static final int RECENT_FAILURES = 10;
-    private static final long SLICE_MILLIS = 20;
-    private static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(SLICE_MILLIS);
-    /** Wakes the actor for a control; its offset is below every real one, so it is skipped. */
-    private static final StreamEntry WAKE = new StreamEntry(-1, new Message("wake", 0, "", io.junction.core.RoutingKey.of("wake"), "", "wake", "{}"));
+    private static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     enum State { STARTING, RUNNING, SUSPENDED, FAILED, STOPPED }
 
@@ -57,344 +65,307 @@ final class ScriptActor {
         }
     }
 
-    private sealed interface Control permits Swap, Stop {
-    }
-
-    /** Runs {@code version} from the next message on; {@code runner} is already loaded (null: load it here). */
-    private record Swap(Version version, Runner runner, Host host, CompletableFuture<Long> applied) implements Control {
-    }
-
-    private record Stop() implements Control {
-    }
-
     final String name;
     private final Shared shared;
     private final LogRing logs;
     private final OutputIds ids;
-    private final ArrayBlockingQueue<StreamEntry> mailbox = new ArrayBlockingQueue<>(MAILBOX);
-    private final ArrayBlockingQueue<Control> controls = new ArrayBlockingQueue<>(16);
-    /** True when the mailbox may miss messages: the actor must read the raw stream before using it again. */
-    private final AtomicBoolean overflowed = new AtomicBoolean(true);
-    private final Thread thread;
+    /** Pass-through copies messages: no script code runs, so it needs neither a worker nor the watchdog. */
+    private final boolean passThrough;
+    private final Guard inlineGuard;
+    private final Actor<ScriptCommand> actor;
+    /** Control commands sent and not handled yet: a batch gives way to them between two messages. */
+    private final AtomicInteger controls = new AtomicInteger();
+    /** The follower whose batches count; an older one (replaced after a change of bind patterns) is ignored. */
+    private volatile long generation;
+    /** Set when the engine stops the script: a call stopped without a limit is the shutdown, not the script's fault. */
+    private volatile boolean closing;
 
-    private volatile Version version;
-    private volatile State state = State.STARTING;
-    private volatile String reason = "";
-    private volatile long nextOffset;
-    private volatile long versionSince;
-    private volatile long in;
-    private volatile long out;
-    private volatile long failed;
-    private volatile long timeLimitStops;
-    private volatile long memoryLimitStops;
-    private volatile long duplicatesSkipped;
-    private volatile ScriptInfo.Failure lastFailure;
-    private final ArrayBlockingQueue<ScriptInfo.Failure> recentFailures = new ArrayBlockingQueue<>(RECENT_FAILURES);
+    // Read by commits on the follower's thread.
+    private volatile CompletableFuture<Long> lastAppend;
+    /** Where a stop left off: commits never go past it. */
+    private volatile long heldBack = Long.MAX_VALUE;
+    /** Set when the processed stream refused an output: the offset must never again move past what is durable. */
+    private volatile Throwable refused;
 
-    // Owned by the actor's thread.
+    // Owned by the actor: its handler, and the worker it lends a slice to while it waits.
+    private Version version;
     private Runner runner;
     private Host host;
-    private Guard guard;
-    private boolean stopping;
+    private State state = State.STARTING;
+    private String reason = "";
+    private long nextOffset;
+    private long versionSince;
+    private long in;
+    private long out;
+    private long failed;
+    private long timeLimitStops;
+    private long memoryLimitStops;
+    private long duplicatesSkipped;
     private int failuresInARow;
+    private ScriptInfo.Failure lastFailure;
+    private final ArrayDeque<ScriptInfo.Failure> recentFailures = new ArrayDeque<>(RECENT_FAILURES);
     private final Outputs outputs = new Outputs();
     private final List<Message> pending = new ArrayList<>();
-    private final List<StreamEntry> batch = new ArrayList<>(BATCH);
-    private CompletableFuture<Long> lastAppend;
-    /** Set when an output could not be appended: the offset must never again move past what is durable. */
-    private boolean commitBlocked;
-    private long committedRaw;
-    private long committedProcessed;
-    private long lastCommitNanos = System.nanoTime();
+    private CompletableFuture<Long> appended;
+    private final long startOffset;
+    private final long committedProcessed;
     private Set<String> alreadyAppended;
     private long dedupUntil;
+    private StreamFollower follower;
+    private Commits commits;
+    private long generations;
+    /** A batch held while the script is suspended or failed. */
+    private ScriptCommand.Run parked;
+    private Replay replay;
+    private boolean stopping;
 
     /**
-     * @param runner a runner already loaded for {@code version}, or null to load it on the actor's thread
+     * Starts a script: its actor, then its follower from {@code start}.
+     *
+     * @param runner a runner already loaded for {@code version}, or null to load it on a worker
      * @param start  where it starts: its last commit, or the ends of the streams for a new script
      */
     ScriptActor(String name, Version version, Runner runner, Host host, LogRing logs, ScriptStore.Offsets start,
-                Shared shared) {
+                Shared shared, boolean passThrough, Clock clock) {
         this.name = name;
         this.version = version;
         this.runner = runner;
         this.host = host;
         this.logs = logs;
         this.shared = shared;
+        this.passThrough = passThrough;
+        // Unwatched: pass-through calls no script code, and the guard only marks its calls.
+        this.inlineGuard = passThrough ? new Guard(Thread.currentThread(), 0) : null;
         this.ids = new OutputIds("live:" + name);
         this.nextOffset = start.raw();
         this.versionSince = start.raw();
-        this.committedRaw = start.raw();
         this.committedProcessed = start.processed();
-        this.thread = Thread.ofPlatform().name("script-" + name).daemon(true).unstarted(this::run);
+        this.startOffset = start.raw();
+        this.actor = Actor.start("script-" + name, MAILBOX, clock, this::handle);
+        // The first command: everything the actor does comes after it, and it starts the follower.
+        actor.tell(new ScriptCommand.Start());
     }
 
-    void start() {
-        thread.start();
+    LogRing logs() {
+        return logs;
     }
 
-    /** Called by the dispatcher on the raw stream's writer thread: never blocks. */
-    void offer(StreamEntry e) {
-        if (!version.source().matches(e.message().key()) || overflowed.get()) {
-            return;
+    // ---- what others ask (each is a command) ----
+
+    /** Hands a new version to the actor; the reply is the raw offset it applies from. */
+    CompletableFuture<Long> replace(Version v, Runner loaded, Host h) {
+        return control(reply -> new ScriptCommand.Replace(v, loaded, h, reply));
+    }
+
+    CompletableFuture<ScriptInfo> status(boolean full) {
+        return control(reply -> new ScriptCommand.Status(full, reply));
+    }
+
+    CompletableFuture<ReplayInfo> replay(long from, long to) {
+        return control(reply -> new ScriptCommand.StartReplay(from, to, reply));
+    }
+
+    /** Asks the script to stop; {@link #awaitStop} finishes it. */
+    CompletableFuture<StreamFollower> requestStop() {
+        CompletableFuture<StreamFollower> reply = new CompletableFuture<>();
+        controls.incrementAndGet();
+        closing = true;
+        if (!actor.tell(new ScriptCommand.Stop(reply))) {
+            controls.decrementAndGet();
         }
-        if (!mailbox.offer(e)) {
-            overflowed.set(true);
-        }
-    }
-
-    /** Hands a new version to the actor; the future completes with the raw offset it applies from. */
-    CompletableFuture<Long> swap(Version v, Runner loaded, Host h) {
-        CompletableFuture<Long> applied = new CompletableFuture<>();
-        control(new Swap(v, loaded, h, applied));
-        return applied;
-    }
-
-    /** Stops the actor after the message it is on, commits its offset and frees its runner. */
-    void stop(long timeoutMillis) {
-        requestStop();
-        awaitStop(timeoutMillis);
-    }
-
-    void requestStop() {
-        control(new Stop());
-    }
-
-    void awaitStop(long timeoutMillis) {
-        try {
-            thread.join(timeoutMillis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (thread.isAlive()) {
-            log.warn("script={} did not stop within {} ms", name, timeoutMillis);
-        }
-    }
-
-    private void control(Control c) {
-        try {
-            controls.put(c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while handing a command to script " + name, e);
-        }
-        mailbox.offer(WAKE);
-    }
-
-    // ---- the loop ----
-
-    private void run() {
-        guard = shared.watchdog().guard();
-        try {
-            if (runner == null && !loadRunner()) {
-                fail("the script cannot start: " + reason);
-            } else {
-                state = State.RUNNING;
-            }
-            loadDedup();
-            while (!stopping) {
-                applyControls();
-                if (stopping) {
-                    break;
-                }
-                if (state != State.RUNNING) {
-                    waitForControl();
-                    continue;
-                }
-                if (overflowed.get()) {
-                    catchUp();
-                    continue;
-                }
-                StreamEntry first;
-                try {
-                    first = mailbox.poll(50, TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    continue;
-                }
-                if (first == null) {
-                    idle();
-                    continue;
-                }
-                batch.clear();
-                batch.add(first);
-                mailbox.drainTo(batch, BATCH - 1);
-                processBatch(batch);
-                commit(false);
-            }
-        } catch (RuntimeException | Error e) {
-            log.error("script={} actor stopped by an unexpected error: {}", name, e.toString(), e);
-            reason = "internal error: " + e;
-            state = State.FAILED;
-        } finally {
-            commit(true);
-            if (runner != null) {
-                runner.close(guard);
-            }
-            shared.watchdog().release(guard);
-            if (state == State.RUNNING || state == State.STARTING) {
-                state = State.STOPPED;
-            }
-        }
-    }
-
-    private void waitForControl() {
-        try {
-            Control c = controls.poll(100, TimeUnit.MILLISECONDS);
-            if (c != null) {
-                apply(c);
-            }
-        } catch (InterruptedException e) {
-            // look again
-        }
-        mailbox.clear();
-    }
-
-    private void applyControls() {
-        Control c;
-        while ((c = controls.poll()) != null) {
-            apply(c);
-        }
-    }
-
-    private void apply(Control c) {
-        switch (c) {
-            case Stop s -> stopping = true;
-            case Swap s -> {
-                Version old = version;
-                if (runner != null) {
-                    runner.close(guard);
-                }
-                version = s.version();
-                host = s.host();
-                runner = s.runner();
-                if (runner == null && !loadRunner()) {
-                    fail("version " + s.version().stored().version() + " cannot start: " + reason);
-                    s.applied().complete(nextOffset);
-                    return;
-                }
-                if (!old.source().bind().equals(s.version().source().bind()) || state != State.RUNNING) {
-                    overflowed.set(true);
-                }
-                if (state != State.RUNNING) {
-                    log.info("script={} resumes with version {} at offset {}", name, s.version().stored().version(), nextOffset);
-                }
-                state = State.RUNNING;
-                reason = "";
-                failuresInARow = 0;
-                versionSince = nextOffset;
-                s.applied().complete(nextOffset);
-            }
-        }
-    }
-
-    private boolean loadRunner() {
-        try {
-            runner = shared.runtimes().instantiate(version.compiled(), host, guard);
-            return true;
-        } catch (ScriptRejectedException e) {
-            runner = null;
-            reason = e.getMessage() + (e.line() > 0 ? " (line " + e.line() + ")" : "");
-            return false;
-        }
-    }
-
-    private void fail(String why) {
-        state = State.FAILED;
-        reason = why;
-        overflowed.set(true);
-        log.warn("script={} failed: {}", name, why);
-        shared.publish(new ScriptEvent(name, "failed", version.stored().version(), why));
-    }
-
-    /** Reads the raw stream from the offset to the end seen when re-arming the live path. */
-    private void catchUp() {
-        mailbox.clear();
-        overflowed.set(false);
-        long end = shared.raw().endOffset();
-        while (nextOffset < end && !stopping) {
-            List<StreamEntry> chunk = shared.raw().read(nextOffset, 1024);
-            if (chunk.isEmpty()) {
-                // Retention removed what we had not read: continue from the oldest message kept.
-                long start = shared.raw().startOffset();
-                if (start > nextOffset) {
-                    log.warn("script={} skips offsets {}..{}: no longer in the raw stream", name, nextOffset, start - 1);
-                    nextOffset = start;
-                    continue;
-                }
-                break;
-            }
-            processBatch(chunk);
-            if (state != State.RUNNING || overflowed.get() || stopping) {
-                return;
-            }
-            commit(false);
-            applyControls();
-        }
-    }
-
-    /** Nothing arrived for a while: every matching message before the dispatcher's watermark has been processed. */
-    private void idle() {
-        long w = shared.dispatcher().watermark();
-        if (mailbox.isEmpty() && !overflowed.get() && w > nextOffset) {
-            nextOffset = w;
-        }
-        commit(false);
+        return reply;
     }
 
     /**
-     * Runs a batch of entries holding one of the engine's permits ({@code [engine] threads}); the permit is handed
-     * on every {@value #SLICE_MILLIS} ms, so a slow script cannot keep the others waiting for a whole batch.
+     * Waits for the stop asked by {@link #requestStop}, closes the follower (which commits where the script stopped)
+     * and the actor.
      */
-    private void processBatch(List<StreamEntry> entries) {
-        if (!acquirePermit()) {
+    void awaitStop(CompletableFuture<StreamFollower> stopped, long timeoutMillis) {
+        try {
+            stopped.get(timeoutMillis, TimeUnit.MILLISECONDS).close();
+        } catch (TimeoutException e) {
+            log.warn("script={} did not stop within {} ms", name, timeoutMillis);
+            stopped.thenAcceptAsync(StreamFollower::close);
+        } catch (ExecutionException e) {
+            log.warn("script={} stopped with an error: {}", name, e.getCause().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            actor.close();
+        }
+    }
+
+    void stop(long timeoutMillis) {
+        awaitStop(requestStop(), timeoutMillis);
+    }
+
+    private <R> CompletableFuture<R> control(Function<CompletableFuture<R>, ScriptCommand> request) {
+        CompletableFuture<R> reply = new CompletableFuture<>();
+        controls.incrementAndGet();
+        if (!actor.tell(request.apply(reply))) {
+            controls.decrementAndGet();
+        }
+        return reply;
+    }
+
+    // ---- the follower ----
+
+    private StreamFollower follow(long from) {
+        long gen = ++generations;
+        generation = gen;
+        commits = new Commits(from);
+        ScriptSource src = version.source();
+        return StreamFollower.atLeastOnce(shared.raw(), "script-" + name, commits, m -> src.matches(m.key()),
+                FOLLOWER_CAPACITY, batch -> deliver(gen, batch));
+    }
+
+    /**
+     * The follower's handler: the batch goes to the actor — run on this thread when the actor is idle — and the
+     * follower waits until it is done, so it commits only what ran.
+     */
+    private void deliver(long gen, List<StreamEntry> batch) throws Exception {
+        if (gen != generation) {
             return;
         }
-        long slice = System.nanoTime();
-        try {
-            for (StreamEntry e : entries) {
-                if (e.offset() < nextOffset) {
-                    continue;
-                }
-                if (!controls.isEmpty()) {
-                    applyControls();
-                    if (stopping || state != State.RUNNING || overflowed.get()) {
-                        overflowed.set(true);
-                        return;
-                    }
-                }
-                if (version.source().matches(e.message().key()) && !handle(e)) {
-                    // Stopped by shutdown: this message was not processed; it is read again after the restart.
-                    overflowed.set(true);
-                    return;
-                }
-                nextOffset = e.offset() + 1;
-                if (state != State.RUNNING) {
-                    overflowed.set(true);
-                    return;
-                }
-                if (System.nanoTime() - slice > SLICE_NANOS) {
-                    shared.permits().release();
-                    if (!acquirePermit()) {
-                        slice = -1;
-                        return;
-                    }
-                    slice = System.nanoTime();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        actor.runNowOrTell(new ScriptCommand.Run(gen, batch, 0, done));
+        done.get();
+    }
+
+    /**
+     * Where a follower of this script records how far it got: only once the outputs so far are durable, never past
+     * where a stop left off, and nothing at all once the follower was replaced. The write itself is the
+     * {@link OffsetWriter}'s, so the follower does not wait for the disk.
+     */
+    private final class Commits implements CommittedOffset {
+
+        private final long start;
+        private volatile boolean retired;
+
+        Commits(long start) {
+            this.start = start;
+        }
+
+        @Override
+        public long load() {
+            return start;
+        }
+
+        @Override
+        public void commit(long next) {
+            if (retired) {
+                return;
+            }
+            long at = Math.min(next, heldBack);
+            if (refused == null && lastAppend != null) {
+                try {
+                    lastAppend.join();
+                } catch (CompletionException | CancellationException e) {
+                    refused = e.getCause() != null ? e.getCause() : e;
                 }
             }
-        } finally {
-            if (slice != -1) {
-                shared.permits().release();
+            if (refused != null) {
+                throw new IllegalStateException("script " + name + ": the processed stream refused an output ("
+                        + refused + "); the offset stays at the last commit");
+            }
+            shared.offsets().commit(name, new ScriptStore.Offsets(at, shared.processed().endOffset()));
+        }
+    }
+
+    // ---- the actor ----
+
+    private void handle(ScriptCommand command) {
+        switch (command) {
+            case ScriptCommand.Start s -> start();
+            case ScriptCommand.Run r -> run(r);
+            case ScriptCommand.Replace r -> {
+                controls.decrementAndGet();
+                r.reply().complete(replace(r));
+            }
+            case ScriptCommand.StartReplay r -> {
+                controls.decrementAndGet();
+                r.reply().complete(startReplay(r.from(), r.to()));
+            }
+            case ScriptCommand.Status s -> {
+                controls.decrementAndGet();
+                s.reply().complete(info(s.full()));
+            }
+            case ScriptCommand.Stop s -> {
+                controls.decrementAndGet();
+                s.reply().complete(stop());
             }
         }
     }
 
-    private boolean acquirePermit() {
+    private void start() {
         try {
-            shared.permits().acquire();
-            return true;
-        } catch (InterruptedException e) {
-            overflowed.set(true);
-            return false;
+            if (runner != null || loadRunner()) {
+                state = State.RUNNING;
+            } else {
+                fail("the script cannot start: " + reason);
+            }
+            loadDedup();
+        } finally {
+            follower = follow(startOffset);
+        }
+    }
+
+    private void run(ScriptCommand.Run r) {
+        if (r.generation() != generation || stopping) {
+            // Read again by the newer follower, or after the restart.
+            r.reply().complete(null);
+            return;
+        }
+        if (refused != null && state == State.RUNNING) {
+            fail("the processed stream refused an output: " + refused);
+        }
+        int at = r.from();
+        while (true) {
+            if (state != State.RUNNING) {
+                parked = at == r.from() ? r : new ScriptCommand.Run(r.generation(), r.entries(), at, r.reply());
+                return;
+            }
+            if (controls.get() > 0) {
+                // Behind the waiting commands; if the mailbox refuses it the follower hands the batch again.
+                actor.tell(new ScriptCommand.Run(r.generation(), r.entries(), at, r.reply()));
+                return;
+            }
+            int from = at;
+            at = passThrough ? slice(r.entries(), from, inlineGuard) : shared.workers().call(g -> slice(r.entries(), from, g));
+            if (at >= r.entries().size()) {
+                r.reply().complete(null);
+                return;
+            }
+        }
+    }
+
+    /**
+     * Runs entries from index {@code i} on, for one time slice at most, and returns the index of the first entry not
+     * done. Runs on a worker while the actor waits for it.
+     */
+    private int slice(List<StreamEntry> entries, int i, Guard guard) {
+        long start = System.nanoTime();
+        int n = entries.size();
+        try {
+            for (; i < n; i++) {
+                StreamEntry e = entries.get(i);
+                if (e.offset() < nextOffset) {
+                    continue;
+                }
+                if (!handle(e, guard)) {
+                    return i;
+                }
+                nextOffset = e.offset() + 1;
+                if (state != State.RUNNING || controls.get() > 0 || System.nanoTime() - start > SLICE_NANOS) {
+                    return i + 1;
+                }
+            }
+            return n;
+        } finally {
+            if (appended != null) {
+                lastAppend = appended;
+                appended = null;
+            }
         }
     }
 
@@ -403,7 +374,7 @@ final class ScriptActor {
      * past it; false when it was not run (the engine is shutting down, or the script could not be reloaded), so it
      * is read again later.
      */
-    private boolean handle(StreamEntry e) {
+    private boolean handle(StreamEntry e, Guard guard) {
         for (int attempt = 0; ; attempt++) {
             outputs.clear();
             pending.clear();
@@ -434,12 +405,12 @@ final class ScriptActor {
                 return true;
             }
             if (failure.kind() == ScriptFailure.Cause.STOPPED && limit == null) {
-                if (stopping) {
+                if (closing) {
                     return false;
                 }
                 if (attempt == 0) {
                     // Stopped, but not for this call: a stop meant for the previous call landed late. Run it again.
-                    if (failure.broken() && !reload()) {
+                    if (failure.broken() && !reload(guard)) {
                         return false;
                     }
                     continue;
@@ -447,7 +418,7 @@ final class ScriptActor {
             }
             in++;
             recordFailure(e, failure, limit);
-            if ((failure.broken() || limit == Limit.MEMORY) && !reload()) {
+            if ((failure.broken() || limit == Limit.MEMORY) && !reload(guard)) {
                 return true;
             }
             if (++failuresInARow >= shared.failuresBeforeSuspend()) {
@@ -476,30 +447,75 @@ final class ScriptActor {
         ScriptInfo.Failure f = new ScriptInfo.Failure(e.offset(), e.message().id(), e.message().key().value(), why, failure.line(),
                 Instant.now().toString());
         lastFailure = f;
-        if (!recentFailures.offer(f)) {
-            recentFailures.poll();
-            recentFailures.offer(f);
+        if (recentFailures.size() == RECENT_FAILURES) {
+            recentFailures.pollFirst();
         }
+        recentFailures.addLast(f);
         if (log.isDebugEnabled()) {
             log.debug("script={} message offset={} failed: {}", name, e.offset(), why);
         }
     }
 
-    /** Replaces a runner that cannot be used again (cancelled context, interrupted module) by a fresh one. */
-    private boolean reload() {
+    /** Replaces a runner that cannot be used again (cancelled context, interrupted module) by a fresh one, on this worker. */
+    private boolean reload(Guard guard) {
         runner.close(guard);
         runner = null;
-        if (loadRunner()) {
+        try {
+            runner = shared.runtimes().instantiate(version.compiled(), host, guard);
             return true;
+        } catch (ScriptRejectedException e) {
+            fail("the script could not be restarted after a failure: " + describe(e));
+            return false;
         }
-        fail("the script could not be restarted after a failure: " + reason);
-        return false;
+    }
+
+    private boolean loadRunner() {
+        try {
+            Version v = version;
+            Host h = host;
+            runner = shared.loader().call(g -> shared.runtimes().instantiate(v.compiled(), h, g));
+            return true;
+        } catch (ScriptRejectedException e) {
+            runner = null;
+            reason = describe(e);
+            return false;
+        } catch (RuntimeException e) {
+            runner = null;
+            reason = e.toString();
+            return false;
+        }
+    }
+
+    private void closeRunner() {
+        Runner r = runner;
+        runner = null;
+        if (r == null) {
+            return;
+        }
+        if (passThrough) {
+            r.close(inlineGuard);
+        } else {
+            shared.loader().call(g -> {
+                r.close(g);
+                return null;
+            });
+        }
+    }
+
+    private static String describe(ScriptRejectedException e) {
+        return e.getMessage() + (e.line() > 0 ? " (line " + e.line() + ")" : "");
+    }
+
+    private void fail(String why) {
+        state = State.FAILED;
+        reason = why;
+        log.warn("script={} failed: {}", name, why);
+        shared.publish(new ScriptEvent(name, "failed", version.stored().version(), why));
     }
 
     private void suspend(String why) {
         state = State.SUSPENDED;
         reason = why;
-        overflowed.set(true);
         log.warn("script={} {}", name, why);
         shared.publish(new ScriptEvent(name, "suspended", version.stored().version(), why));
     }
@@ -514,7 +530,7 @@ final class ScriptActor {
                     continue;
                 }
             }
-            lastAppend = shared.processed().appendWaiting(m);
+            appended = shared.processed().appendWaiting(m);
             out++;
             shared.meters().outputs().increment();
         }
@@ -546,78 +562,96 @@ final class ScriptActor {
         dedupUntil = shared.raw().endOffset();
     }
 
-    /**
-     * Commits the offset once the outputs appended so far are durable: at most every 100 ms while messages flow, every
-     * second while only the processed stream moves (so a restart never scans far), and always when forced.
-     */
-    private void commit(boolean force) {
-        long now = System.nanoTime();
-        if (commitBlocked || (!force && now - lastCommitNanos < COMMIT_NANOS)) {
-            return;
-        }
-        if (lastAppend != null) {
-            try {
-                lastAppend.join();
-            } catch (CompletionException | java.util.concurrent.CancellationException e) {
-                lastAppend = null;
-                commitBlocked = true;
-                if (!stopping) {
-                    fail("the processed stream refused an output: " + e.getCause());
-                }
-                return;
-            }
-            lastAppend = null;
-        }
-        long raw = nextOffset;
-        long processedEnd = shared.processed().endOffset();
-        if (raw == committedRaw && (processedEnd == committedProcessed || (!force && now - lastCommitNanos < REFRESH_NANOS))) {
-            return;
-        }
+    private long replace(ScriptCommand.Replace r) {
+        Version old = version;
         try {
-            shared.store().saveOffsets(name, new ScriptStore.Offsets(raw, processedEnd));
-            committedRaw = raw;
-            committedProcessed = processedEnd;
-            lastCommitNanos = now;
+            closeRunner();
         } catch (RuntimeException e) {
-            log.error("script={} cannot commit its offset {}: {}", name, raw, e.toString());
+            log.warn("script={} could not free the runner of version {}: {}", name, old.stored().version(), e.toString());
         }
-    }
-
-    // ---- what others may read ----
-
-    Version version() {
-        return version;
-    }
-
-    State state() {
-        return state;
-    }
-
-    String reason() {
-        return reason;
-    }
-
-    long nextOffset() {
+        version = r.version();
+        host = r.host();
+        runner = r.runner();
+        if (!old.source().bind().equals(version.source().bind())) {
+            // The old follower skipped what the new patterns match: a new one reads on from the next message.
+            commits.retired = true;
+            StreamFollower replaced = follower;
+            follower = follow(nextOffset);
+            if (parked != null) {
+                parked.reply().complete(null);
+                parked = null;
+            }
+            // Its thread may be waiting for a batch queued here: close it off this thread.
+            Thread.ofVirtual().name("script-" + name + "-unfollow").start(replaced::close);
+        }
+        if (state != State.RUNNING) {
+            log.info("script={} resumes with version {} at offset {}", name, version.stored().version(), nextOffset);
+        }
+        state = State.RUNNING;
+        reason = "";
+        failuresInARow = 0;
+        versionSince = nextOffset;
+        if (parked != null) {
+            ScriptCommand.Run held = parked;
+            parked = null;
+            actor.tell(held);
+        }
         return nextOffset;
     }
 
-    long versionSince() {
-        return versionSince;
+    private ReplayInfo startReplay(long from, long to) {
+        if (replay != null && replay.running()) {
+            throw new IllegalStateException("a replay of '" + name + "' is running already (at offset "
+                    + replay.info().position() + " of " + replay.info().to() + ")");
+        }
+        if (!shared.replayPermits().tryAcquire()) {
+            throw new IllegalStateException(shared.threads() + " replays are running already, as many as [engine] threads allows");
+        }
+        ScriptSource s = version.source();
+        replay = new Replay(name, s, passThrough ? null : version.compiled(), shared.host(s, logs, false), shared, from, to,
+                shared.replayPermits()::release);
+        replay.start();
+        log.info("replay of {} started: offsets {}..{}", name, from, to);
+        return replay.info();
     }
 
-    LogRing logs() {
-        return logs;
+    private StreamFollower stop() {
+        stopping = true;
+        heldBack = nextOffset;
+        if (parked != null) {
+            parked.reply().complete(null);
+            parked = null;
+        }
+        if (replay != null) {
+            replay.cancel(shared.timeLimitMillis() + 5_000);
+        }
+        try {
+            closeRunner();
+        } catch (RuntimeException e) {
+            log.warn("script={} could not free its runner: {}", name, e.toString());
+        }
+        state = State.STOPPED;
+        return follower;
     }
 
-    ScriptInfo.Counters counters() {
-        return new ScriptInfo.Counters(in, out, failed, timeLimitStops, memoryLimitStops, duplicatesSkipped);
+    private ScriptInfo info(boolean full) {
+        ScriptSource s = version.source();
+        long offset = stopping ? nextOffset : Math.max(nextOffset, follower.position());
+        return new ScriptInfo(name, s.language().id(), s.bindValues(), s.origin(), version.stored().version(),
+                Instant.ofEpochMilli(version.stored().storedAt()).toString(), state.name().toLowerCase(Locale.ROOT),
+                reason, offset, Math.max(0, shared.raw().endOffset() - offset), versionSince,
+                new ScriptInfo.Counters(in, out, failed, timeLimitStops, memoryLimitStops, duplicatesSkipped),
+                lastFailure, full ? new ArrayList<>(recentFailures) : null, full ? logs.recent() : null,
+                replay == null ? null : replay.info(), HexFormat.of().formatHex(sha256(s.code())), s.code().length,
+                full && s.language() != Language.WASM ? s.text() : null,
+                new ScriptInfo.Owner(s.owner().user(), s.owner().role().id()));
     }
 
-    ScriptInfo.Failure lastFailure() {
-        return lastFailure;
-    }
-
-    List<ScriptInfo.Failure> recentFailures() {
-        return new ArrayList<>(recentFailures);
+    static byte[] sha256(byte[] b) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
     }
 }

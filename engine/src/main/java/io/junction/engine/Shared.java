@@ -11,14 +11,19 @@ import java.util.Optional;
 import java.util.concurrent.Semaphore;
 
 /**
- * What every script actor and replay of one engine shares: the streams, the store, the limits and the counters.
+ * What every script actor and replay of one engine shares: the streams, the store, the limits, the threads script
+ * code runs on and the counters.
  *
- * @param calls   exec on modules; without it a script's exec fails with a message saying so
- * @param permits how many scripts may run messages at the same moment ({@code [engine] threads})
+ * @param calls         exec on modules; without it a script's exec fails with a message saying so
+ * @param offsets       where the scripts' followers commit, off their own threads
+ * @param workers       where scripts run messages: {@code [engine] threads} platform threads
+ * @param loader        where scripts are loaded and freed: one platform thread, so a slow load holds up no message
+ * @param replayPermits how many replays may run at the same moment ({@code [engine] threads})
  */
 record Shared(MessageStream raw, MessageStream processed, Optional<StatusStore> status, Optional<EventHub> hub,
-              Optional<io.junction.core.device.FunctionCalls> calls, ScriptStore store, Runtimes runtimes, Watchdog watchdog, Semaphore permits, int failuresBeforeSuspend,
-              Dispatcher dispatcher, Meters meters) {
+              Optional<io.junction.core.device.FunctionCalls> calls, ScriptStore store, OffsetWriter offsets, Runtimes runtimes, Watchdog watchdog,
+              Workers workers, Workers loader, Semaphore replayPermits, int threads, int failuresBeforeSuspend,
+              long timeLimitMillis, Meters meters) {
 
     /** The engine's metrics: messages by result, outputs, and limit stops. */
     record Meters(Counter ok, Counter failed, Counter outputs, Counter timeLimit, Counter memoryLimit) {
@@ -30,6 +35,11 @@ record Shared(MessageStream raw, MessageStream processed, Optional<StatusStore> 
                     Counter.builder("junction.engine.limit.stops").tag("limit", "time").description("Script calls stopped by a limit").register(r),
                     Counter.builder("junction.engine.limit.stops").tag("limit", "memory").description("Script calls stopped by a limit").register(r));
         }
+    }
+
+    /** What script {@code s} may reach; {@code live} false for a replay, which must not exec (it would drive devices again). */
+    Host host(ScriptSource s, LogRing logs, boolean live) {
+        return new Host(status, s.name(), s.bindValues(), logs, calls, s.owner(), timeLimitMillis, live);
     }
 
     void publish(ScriptEvent event) {

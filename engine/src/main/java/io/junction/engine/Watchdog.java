@@ -12,7 +12,12 @@ import java.util.concurrent.TimeUnit;
  * milliseconds: a call it sees running for longer than the time limit, or whose thread allocated more than the memory
  * limit since the call began, is stopped through its runner. GraalVM community edition has no heap limit per context,
  * so allocation is measured per thread ({@code ThreadMXBean.getThreadAllocatedBytes}); the stop itself runs on a
- * virtual thread because stopping a polyglot context waits for it.
+ * virtual thread of its own because stopping a polyglot context waits for it (up to two seconds), and two runaway
+ * scripts must be stopped at the same time, not one after the other.
+ *
+ * <p>The sampling loop is a platform thread rather than an actor's timer: it must keep its few-millisecond pace even
+ * when every carrier of the virtual threads is busy, because the memory limit is all that stands between a script
+ * that allocates without end and the server's heap.
  */
 final class Watchdog implements AutoCloseable {
 

@@ -7,6 +7,7 @@ import io.junction.core.RoutingPattern;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.stream.StreamEntry;
 import io.junction.store.log.LogStream;
+import io.junction.store.state.SqliteStateStore;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,13 +24,14 @@ import java.util.Optional;
 
 import static org.awaitility.Awaitility.await;
 
-/** Real raw and processed streams (durable logs in a temp folder) with an engine over them, restartable. */
+/** Real raw and processed streams (durable logs in a temp folder) and state (SQLite) with an engine over them, restartable. */
 final class Fixture implements AutoCloseable {
 
     final Path dir;
     final EngineSettings settings;
     LogStream raw;
     LogStream processed;
+    SqliteStateStore state;
     Engine engine;
 
     Fixture(Path dir, EngineSettings settings) {
@@ -49,10 +52,16 @@ final class Fixture implements AutoCloseable {
         JunctionConfig.Data data = new JunctionConfig.Data(dir, JunctionConfig.Fsync.NEVER, 20, 64L * 1024 * 1024);
         raw = LogStream.open(dir.resolve("streams/raw"), "raw", data, new SimpleMeterRegistry());
         processed = LogStream.open(dir.resolve("streams/processed"), "processed", data, new SimpleMeterRegistry());
-        engine = Engine.builder().streams(raw, processed).settings(settings).dir(dir.resolve("engine")).start();
+        state = SqliteStateStore.open(dir, Clock.systemUTC());
+        engine = builder().start();
     }
 
-    /** Closes the engine and streams as the server does, then opens them again on the same folder. */
+    /** An engine over this fixture's streams and state, as the server builds it. */
+    Engine.Builder builder() {
+        return Engine.builder().streams(raw, processed).state(state).settings(settings).dir(dir.resolve("engine"));
+    }
+
+    /** Closes the engine, streams and state as the server does, then opens them again on the same folder. */
     void restart() {
         close();
         open();
@@ -126,5 +135,6 @@ final class Fixture implements AutoCloseable {
         engine.close();
         raw.close();
         processed.close();
+        state.close();
     }
 }

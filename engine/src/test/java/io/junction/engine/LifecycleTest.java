@@ -3,6 +3,7 @@ package io.junction.engine;
 import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.stream.StreamEntry;
+import io.junction.store.state.SqliteStateStore;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -73,6 +75,58 @@ class LifecycleTest {
     }
 
     @Test
+    void aNewVersionWithOtherPatternsTakesOverFromTheNextMessageWithNothingMissedOrRepeated() throws Exception {
+        try (Fixture f = new Fixture(dir)) {
+            // Slow, so a backlog builds up and the new version lands in the middle of it.
+            f.store("s", Language.JAVASCRIPT, "function process(m) { const t = Date.now(); while (Date.now() - t < 50) {} "
+                    + "return {key: 'out', body: {n: m.body.n, v: 'v1'}}; }", "a.#");
+            int total = 100;
+            for (int i = 0; i < total; i++) {
+                f.publish(i % 2 == 0 ? "a.x" : "b.x", "{\"n\":" + i + "}");
+            }
+            ScriptInfo swapped = f.store("s", Language.JAVASCRIPT, tagged("v2"), "a.#", "b.#");
+            long cut = swapped.versionSince();
+            assertThat(cut).as("the swap landed before the end of the backlog").isLessThan(total - 1);
+            long expected = (cut + 1) / 2 + (total - cut);
+            await().atMost(Duration.ofSeconds(30)).until(() -> f.processedWithKey("out").size() >= expected);
+
+            Map<Long, String> seen = bySource(f);
+            assertThat(seen).hasSize((int) expected);
+            seen.forEach((n, v) -> {
+                if (n < cut) {
+                    assertThat(n % 2).as("before the cut only a.# ran, with v1: %s", n).isZero();
+                    assertThat(v).isEqualTo("v1");
+                } else {
+                    assertThat(v).as("from the cut on every message ran with v2: %s", n).isEqualTo("v2");
+                }
+            });
+        }
+    }
+
+    @Test
+    void aCleanRestartOfASuspendedScriptGoesOnWhereItStopped() throws Exception {
+        Fixture f = new Fixture(dir, Fixture.settings(1_000, 64, 3, List.of()));
+        try {
+            f.store("s", Language.JAVASCRIPT, "function process(m) { if (m.body.n < 3) throw new Error('no'); "
+                    + "return {key: 'out', body: {n: m.body.n, v: 'x'}}; }", "k.#");
+            for (int i = 0; i < 5; i++) {
+                f.publish("k.x", "{\"n\":" + i + "}");
+            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> f.info("s").state().equals("suspended"));
+            assertThat(f.info("s").offset()).as("the messages after the failures wait").isEqualTo(3);
+            assertThat(f.processedWithKey("out")).isEmpty();
+
+            f.restart();
+            assertThat(f.awaitProcessed("out", 2)).extracting(Fixture::text).containsExactly("{\"n\":3,\"v\":\"x\"}", "{\"n\":4,\"v\":\"x\"}");
+            await().untilAsserted(() -> assertThat(f.info("s").offset()).isEqualTo(5));
+            assertThat(f.info("s").counters().in()).as("the failed messages did not run again").isEqualTo(2);
+            assertThat(f.info("s").state()).isEqualTo("running");
+        } finally {
+            f.close();
+        }
+    }
+
+    @Test
     void aRestartResumesEachScriptAtItsOffset() throws Exception {
         Fixture f = new Fixture(dir);
         try {
@@ -112,7 +166,9 @@ class LifecycleTest {
             f.close();
             // As if the process died after appending the outputs of offsets 10..19 but before committing past 10:
             // the committed offset and the processed-stream mark are those of that older commit.
-            Files.writeString(dir.resolve("engine/offsets/s.json"), "{\"raw\":10,\"processed\":10}");
+            try (SqliteStateStore state = SqliteStateStore.open(dir, Clock.systemUTC())) {
+                state.put("offsets", "raw/script-s", "{\"next\":10,\"processed\":10}");
+            }
             f.open();
             f.publish("in.x", "{\"n\":20}");
             f.awaitProcessed("out", 21);
@@ -194,7 +250,7 @@ class LifecycleTest {
         Files.createDirectories(plugins);
         Fixture f = new Fixture(dir);
         f.engine.close();
-        f.engine = Engine.builder().streams(f.raw, f.processed).settings(f.settings).dir(dir.resolve("engine")).plugins(plugins).start();
+        f.engine = f.builder().plugins(plugins).start();
         try {
             Files.writeString(plugins.resolve("drop.json"), "{\"bind\": [\"bedroom.#\"]}");
             Files.write(plugins.resolve("drop.wasm"), Fixture.wasm("echo.wasm"));

@@ -232,14 +232,16 @@ class ScriptsTest {
     }
 
     @Test
-    void deletingAScriptStopsItAndRemovesItsFiles() {
+    void deletingAScriptStopsItAndRemovesItsRecords() {
         try (Fixture f = new Fixture(dir)) {
             f.store("gone", Language.JAVASCRIPT, PCT, "d.#");
+            assertThat(f.state.get("scripts", "gone")).isPresent();
+            assertThat(f.state.get("offsets", "raw/script-gone")).isPresent();
             assertThat(f.engine.delete("gone")).isTrue();
             assertThat(f.engine.delete("gone")).isFalse();
             assertThat(f.engine.script("gone")).isEmpty();
-            assertThat(dir.resolve("engine/scripts/gone.json")).doesNotExist();
-            assertThat(dir.resolve("engine/offsets/gone.json")).doesNotExist();
+            assertThat(f.state.get("scripts", "gone")).isEmpty();
+            assertThat(f.state.get("offsets", "raw/script-gone")).isEmpty();
             f.publish("d.x", "{\"value\":1}");
             f.store("canary", Language.JAVASCRIPT, "function process(m) { return {key: 'canary', body: {}}; }", "d.#");
             f.publish("d.x", "{\"value\":1}");

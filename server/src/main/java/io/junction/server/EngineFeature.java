@@ -10,9 +10,9 @@ import io.junction.engine.EngineSettings;
 import java.nio.file.Path;
 
 /**
- * Starts the processing engine for the composition root: scripts on the raw stream into the processed stream, its
- * files in {@code <data dir>/engine}, the plugins folder ({@code [engine] plugins}, by default {@code plugins} beside
- * the data directory), and its routes.
+ * Starts the processing engine for the composition root: scripts on the raw stream into the processed stream, kept
+ * in the state port (the files older servers wrote in {@code <data dir>/engine} are imported once), the plugins
+ * folder ({@code [engine] plugins}, by default {@code plugins} beside the data directory), and its routes.
  */
 final class EngineFeature implements Feature<EngineSettings> {
 
@@ -41,6 +41,8 @@ final class EngineFeature implements Feature<EngineSettings> {
                 .orElseGet(() -> (dataDir.getParent() != null ? dataDir.getParent() : dataDir).resolve("plugins"));
         Engine engine = Engine.builder()
                 .streams(context.raw(), context.processed())
+                .state(context.state())
+                .clock(context.clock())
                 .status(context.status())
                 .hub(context.hub())
                 .calls(calls)
