@@ -7,6 +7,7 @@ import io.junction.core.config.JunctionConfig;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateStore;
+import io.junction.core.status.ModuleStatusStore;
 import io.junction.core.stream.MessageStream;
 import io.junction.devices.auth.Accounts;
 import io.junction.mqtt.broker.BrokerSettings;
@@ -23,6 +24,7 @@ import io.junction.mqtt.ingress.Ingress;
 import io.junction.mqtt.ingress.TopicMapping;
 import io.junction.store.log.LogStream;
 import io.junction.store.state.SqliteStateStore;
+import io.junction.store.status.EmbeddedModuleStatusStore;
 import io.junction.store.status.EmbeddedStatusStore;
 
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -116,6 +118,8 @@ public final class Junction implements AutoCloseable {
         closeInReverse.push(status.follow(raw));
         StateStore state = SqliteStateStore.open(dataDir, clock);
         closeInReverse.push(state);
+        ModuleStatusStore moduleStatus = EmbeddedModuleStatusStore.open(state, clock);
+        closeInReverse.push(moduleStatus);
         storeComponent.ready();
 
         // MQTT: the broker hands every publish to ingress, which acknowledges once the message is durable.
@@ -152,7 +156,7 @@ public final class Junction implements AutoCloseable {
                 .register(routes);
 
         // Features: each adds its routes and consumes the ports; started after the spine, closed before it.
-        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, state, devices, facts,
+        FeatureContext features = new FeatureContext(config, clock, hub, raw, processed, status, state, moduleStatus, devices, facts,
                 broker::publish, egress, metrics, routes, dataDir);
         Accounts accounts = AuthFeature.start(features);
         closeInReverse.push(accounts);
