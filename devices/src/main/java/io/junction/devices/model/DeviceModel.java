@@ -177,7 +177,7 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         this.actor = Actor.start("device-model", MAILBOX, clock, this::handle);
         this.timeouts = Actor.start("exec-timeouts", MAILBOX, clock,
                 t -> t.reply().completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED, t.message())));
-        this.bindings = new Bindings(status, binding -> actor.send(new Unbind(binding)));
+        this.bindings = new Bindings(status, this::unbind);
         this.subscription = status.listen(new ModuleStatusStore.Listener() {
             @Override
             public void statusChanged(ModuleId module, String name, Optional<String> json) {
@@ -190,14 +190,21 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                 if (actor.onActorThread()) {
                     bindings.reindex(system);
                 } else {
-                    actor.tell(new Reindex(system));
+                    actor.send(new Reindex(system));
                 }
             }
         });
         Gauge.builder("junction.devices.modules.running", this, m -> m.view.running().size()).register(b.metrics);
         Gauge.builder("junction.devices.bindings", bindings, Bindings::size).register(b.metrics);
         systems.keySet().forEach(id -> status.replaceSystem(id, view.index().getOrDefault(id, Map.of())));
-        drivers.onReplaced(type -> actor.tell(new DriverReplaced(type)));
+        drivers.onReplaced(type -> {
+            // From the model's own DefineDriver, at once; from elsewhere (the plugin loader) as a command that is not dropped.
+            if (actor.onActorThread()) {
+                driverReplaced(type);
+            } else {
+                actor.send(new DriverReplaced(type));
+            }
+        });
     }
 
     public static Builder builder() {
@@ -257,33 +264,33 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                             }
                         }
                     }
-                    c.reply().complete(null);
+                    answer(c.reply(), null);
                 }
                 case StopAll c -> {
                     for (ModuleId id : List.copyOf(running.keySet())) {
                         stopActor(id);
                     }
-                    c.reply().complete(null);
+                    answer(c.reply(), null);
                 }
-                case CreateModule c -> c.reply().complete(newModule(c.draft()));
-                case UpdateModule c -> c.reply().complete(changeModule(c.id(), c.change()));
-                case SetRunning c -> c.reply().complete(setRunning(c.id(), c.running()));
+                case CreateModule c -> answer(c.reply(), newModule(c.draft()));
+                case UpdateModule c -> answer(c.reply(), changeModule(c.id(), c.change()));
+                case SetRunning c -> answer(c.reply(), setRunning(c.id(), c.running()));
                 case DeleteModule c -> {
                     removeModule(c.id());
-                    c.reply().complete(null);
+                    answer(c.reply(), null);
                 }
-                case CreateSystem c -> c.reply().complete(newSystem(c.draft()));
-                case UpdateSystem c -> c.reply().complete(changeSystem(c.id(), c.change()));
+                case CreateSystem c -> answer(c.reply(), newSystem(c.draft()));
+                case UpdateSystem c -> answer(c.reply(), changeSystem(c.id(), c.change()));
                 case DeleteSystem c -> {
                     removeSystem(c.id());
-                    c.reply().complete(null);
+                    answer(c.reply(), null);
                 }
                 case DefineDriver c -> {
                     String id = c.type().metadata().id();
                     boolean replaced = drivers.get(id).isPresent();
                     state.putDriver(id, c.definition());
                     drivers.put(c.type());
-                    c.reply().complete(replaced);
+                    answer(c.reply(), replaced);
                 }
                 case DriverReplaced c -> driverReplaced(c.type());
                 case Rerouted c -> {
@@ -303,6 +310,17 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                 reroute();
             }
         }
+    }
+
+    /**
+     * Completes a reply once the routes are current, so that a message the caller appends after the answer reaches a
+     * module the command started.
+     */
+    private <T> void answer(CompletableFuture<T> reply, T value) {
+        if (routesDirty.get()) {
+            reroute();
+        }
+        reply.complete(value);
     }
 
     private ModuleSpec newModule(ModuleSpec.Draft d) {
@@ -478,6 +496,15 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                     event(spec, e == null ? "restarted" : "failed", e == null ? type.source() : cause(e).getMessage());
                 });
             }
+        }
+    }
+
+    /** A client closed a binding: forget it in turn (at once when closed from the model's own turn). */
+    private void unbind(Bindings.Binding binding) {
+        if (actor.onActorThread()) {
+            bindings.remove(binding);
+        } else {
+            actor.send(new Unbind(binding));
         }
     }
 

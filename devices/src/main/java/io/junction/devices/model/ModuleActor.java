@@ -123,11 +123,16 @@ final class ModuleActor implements DriverContext {
         return call.reply();
     }
 
-    /** Hands over a raw-stream message, waiting while the mailbox is full (never drops while the module runs). */
-    void deliver(Message message) {
+    /**
+     * Hands over a raw-stream message, waiting while the mailbox is full (never drops while the module runs); false
+     * (and counted) when the module is closed or the caller was interrupted.
+     */
+    boolean deliver(Message message) {
         if (!actor.send(new Deliver(message))) {
             dropped.increment();
+            return false;
         }
+        return true;
     }
 
     /** Completes once every message delivered so far was handled (or the module closed). */

@@ -104,9 +104,15 @@ final class ModuleFeed implements AutoCloseable {
         }
     }
 
-    /** A batch handed to modules: its first offset and each module's "handled" answer. */
-    private record Pending(long first, List<CompletableFuture<Void>> handled) {
+    /**
+     * A batch handed to modules: its first offset, each module's "handled" answer, and whether a message of it could
+     * not be handed over because the follower was being closed (then it is never done: the next start reads it again).
+     */
+    private record Pending(long first, List<CompletableFuture<Void>> handled, boolean cut) {
         boolean done() {
+            if (cut) {
+                return false;
+            }
             for (CompletableFuture<Void> f : handled) {
                 if (!f.isDone()) {
                     return false;
@@ -123,6 +129,7 @@ final class ModuleFeed implements AutoCloseable {
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
     private long committed = -1;
     private StreamFollower follower;
+    private volatile boolean closing;
 
     ModuleFeed(ModuleStatusStore status, CommittedOffset offsets) {
         this.status = status;
@@ -158,9 +165,11 @@ final class ModuleFeed implements AutoCloseable {
     private void handle(List<StreamEntry> batch) {
         Routes r = routes;
         Map<ModuleActor, Boolean> touched = new IdentityHashMap<>();
+        boolean cut = false;
         for (StreamEntry e : batch) {
             for (ModuleActor a : r.targets(e.message())) {
-                a.deliver(e.message());
+                // Refused only by a module that stopped (its messages no longer matter) or when closing interrupts us.
+                cut |= !a.deliver(e.message()) && closing;
                 touched.put(a, Boolean.TRUE);
             }
         }
@@ -169,9 +178,11 @@ final class ModuleFeed implements AutoCloseable {
         }
         List<CompletableFuture<Void>> handled = new ArrayList<>(touched.size());
         for (ModuleActor a : touched.keySet()) {
-            handled.add(a.synced());
+            CompletableFuture<Void> synced = a.synced();
+            cut |= synced.isCompletedExceptionally() && closing;
+            handled.add(synced);
         }
-        pending.add(new Pending(batch.get(0).offset(), handled));
+        pending.add(new Pending(batch.get(0).offset(), handled, cut));
     }
 
     /**
@@ -197,6 +208,7 @@ final class ModuleFeed implements AutoCloseable {
      */
     @Override
     public void close() {
+        closing = true;
         if (follower != null) {
             follower.close();
         }
