@@ -23,7 +23,8 @@ import java.nio.file.Path;
 
 /**
  * Starts the live model of devices and rooms for the composition root: the drivers (built-in, generic MQTT ones from
- * {@code [[drivers]]}, plugin jars), the modules and systems in {@code <data dir>/devices}, durable jobs in
+ * {@code [[drivers]]}, plugin jars, and those defined through the API, kept in the state port), the modules and systems
+ * (in the state port; their status behind the module status port), durable jobs in
  * {@code <data dir>/jobs}, their routes and the real-time WebSocket. Every module that was running is started again before the feature says it is ready.
  */
 final class DevicesFeature implements Feature<DevicesSettings> {
@@ -98,6 +99,8 @@ final class DevicesFeature implements Feature<DevicesSettings> {
         }
         DeviceModel model = DeviceModel.builder()
                 .dir(dataDir.resolve("devices"))
+                .state(context.state())
+                .status(context.moduleStatus())
                 .drivers(drivers)
                 .commands(context.commands())
                 .clock(context.clock())

@@ -11,6 +11,7 @@ import io.junction.core.feature.FeatureContext;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateStore;
+import io.junction.core.status.ModuleStatusStore;
 import io.junction.core.stream.MessageStream;
 import io.junction.mqtt.broker.BrokerSettings;
 import io.junction.mqtt.broker.BrokerUser;
@@ -27,6 +28,7 @@ import io.junction.mqtt.ingress.TopicMapping;
 import io.junction.ota.OtaSettings;
 import io.junction.store.log.LogStream;
 import io.junction.store.state.SqliteStateStore;
+import io.junction.store.status.EmbeddedModuleStatusStore;
 import io.junction.store.status.EmbeddedStatusStore;
 
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -146,6 +148,8 @@ public final class Junction implements AutoCloseable {
         closeInReverse.push(status.follow(raw));
         StateStore state = SqliteStateStore.open(dataDir, clock);
         closeInReverse.push(state);
+        ModuleStatusStore moduleStatus = EmbeddedModuleStatusStore.open(state, clock);
+        closeInReverse.push(moduleStatus);
         storeComponent.ready();
 
         // MQTT: the broker hands every publish to ingress, which acknowledges once the message is durable.
@@ -184,7 +188,7 @@ public final class Junction implements AutoCloseable {
 
         // Features: each registers with the hub, adds its routes and consumes the ports; started after the spine, in
         // order, and closed before it, in reverse.
-        FeatureContext context = new FeatureContext(config, clock, hub, raw, processed, status, state, devices, facts,
+        FeatureContext context = new FeatureContext(config, clock, hub, raw, processed, status, state, moduleStatus, devices, facts,
                 broker::publish, egress, metrics, routes, dataDir);
         for (Feature<?> feature : features) {
             startFeature(feature, context);

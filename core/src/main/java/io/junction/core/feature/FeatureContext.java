@@ -8,6 +8,7 @@ import io.junction.core.egress.CommandSender;
 import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateStore;
+import io.junction.core.status.ModuleStatusStore;
 import io.junction.core.status.StatusStore;
 import io.junction.core.stream.MessageStream;
 
@@ -26,10 +27,11 @@ import java.util.function.Function;
  * @param processed the processed stream: what scripts, drivers and pass-through rules produce
  * @param commands  egress: commands to devices by routing key, recorded in the raw stream
  * @param state     the state port: what a feature is configured with at run time and must keep across restarts
+ * @param moduleStatus the module status port: modules' status variables, systems' lookups, modules' interfaces
  * @param dataDir   the absolute data directory; a feature keeps its files in a folder of its own under it
  */
 public record FeatureContext(JunctionConfig config, Clock clock, EventHub hub, MessageStream raw, MessageStream processed,
-                             StatusStore status, StateStore state,
+                             StatusStore status, StateStore state, ModuleStatusStore moduleStatus,
                              DeviceDirectory devices, DeviceFacts facts, DevicePublisher publisher, CommandSender commands,
                              MeterRegistry metrics, RouteTable routes,
                              Path dataDir) {

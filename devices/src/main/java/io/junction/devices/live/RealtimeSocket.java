@@ -4,15 +4,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.junction.core.Json;
+import io.junction.core.actor.ActorException;
 import io.junction.core.auth.Principal;
+import io.junction.core.device.ModuleId;
+import io.junction.core.device.ModuleRef;
+import io.junction.core.device.SystemId;
 import io.junction.core.http.SocketEndpoint;
 import io.junction.core.http.SocketSession;
 import io.junction.devices.driver.ExecException;
 import io.junction.devices.model.DeviceModel;
 
-import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * The real-time WebSocket of the devices, in PlaceOS's protocol so its front-end clients work unchanged. Requests:
  * {@code {"id", "cmd": "bind"|"unbind"|"exec"|"debug"|"ignore", "sys", "mod", "index", "name", "args"?}}; answers:
  * {@code {"id", "type": "success"|"error"|"notify"|"debug", "value"?, "code"?, "msg"?, "meta"?}}. A notify's value is
- * the status value as JSON text, as those clients expect. The text frame {@code ping} is answered {@code pong}.
+ * the status value as JSON text, as those clients expect. The text frame {@code ping} is answered {@code pong}. Ids
+ * are checked here and go to the model as {@link SystemId} and {@link ModuleRef}.
  */
 public final class RealtimeSocket implements SocketEndpoint {
 
@@ -37,7 +45,7 @@ public final class RealtimeSocket implements SocketEndpoint {
      */
     private volatile Written lastWritten = new Written(null, "");
 
-    private record Written(JsonNode value, String quoted) {
+    private record Written(String value, String quoted) {
     }
 
     public RealtimeSocket(DeviceModel model) {
@@ -49,14 +57,17 @@ public final class RealtimeSocket implements SocketEndpoint {
         return new Client(session);
     }
 
-    /** One socket: its bindings and debug streams, all ended when it closes. */
+    /**
+     * One socket: its bindings and debug streams, all ended when it closes. Frames of one socket never overlap; its
+     * close may race with one, so a binding made while closing is ended at once.
+     */
     private final class Client implements SocketListener {
         private final SocketSession session;
         private final Principal caller;
-        /** (sys|mod|index|name) → binding; guarded by this. */
-        private final Map<String, AutoCloseable> bindings = new HashMap<>();
-        private final Map<String, AutoCloseable> debugs = new HashMap<>();
-        private boolean closed;
+        /** (sys|mod|index|name) → binding. */
+        private final Map<String, AutoCloseable> bindings = new ConcurrentHashMap<>();
+        private final Map<ModuleId, AutoCloseable> debugs = new ConcurrentHashMap<>();
+        private volatile boolean closed;
 
         Client(SocketSession session) {
             this.session = session;
@@ -97,12 +108,18 @@ public final class RealtimeSocket implements SocketEndpoint {
             }
             ObjectNode meta = Json.object().put("sys", sys).put("mod", mod).put("index", index).put("name", name);
             try {
+                // Checked once here; the model gets typed ids. A text that cannot be a system id names no system.
+                if (!SystemId.isValid(sys)) {
+                    throw new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + sys + "'");
+                }
+                SystemId system = SystemId.of(sys);
+                ModuleRef ref = new ModuleRef(mod, index);
                 switch (cmd) {
-                    case "bind" -> bind(id, sys, mod, index, name, meta);
+                    case "bind" -> bind(id, system, ref, name, meta);
                     case "unbind" -> unbind(id, sys, mod, index, name);
-                    case "exec" -> exec(id, sys, mod, index, name, req.get("args"), meta);
-                    case "debug" -> debug(id, sys, mod, index, meta);
-                    case "ignore" -> ignore(id, sys, mod, index);
+                    case "exec" -> exec(id, system, ref, name, req.get("args"));
+                    case "debug" -> debug(id, system, ref, meta);
+                    case "ignore" -> ignore(id, system, ref);
                     default -> throw new IllegalStateException(cmd);
                 }
             } catch (ExecException e) {
@@ -113,43 +130,41 @@ public final class RealtimeSocket implements SocketEndpoint {
             }
         }
 
-        private void bind(JsonNode id, String sys, String mod, int index, String name, ObjectNode meta) {
-            String key = sys + "|" + mod + "|" + index + "|" + name;
-            synchronized (this) {
-                if (closed) {
-                    return;
-                }
-                if (bindings.containsKey(key)) {
-                    success(id, NullNode.getInstance(), meta);
-                    return;
-                }
-                if (bindings.size() >= MAX_BINDINGS) {
-                    throw new ExecException(ExecException.Code.BAD_REQUEST, "a socket may hold at most " + MAX_BINDINGS + " bindings");
-                }
-                // The success goes out before the first notify: the binding's first value is sent from inside bind().
+        private void bind(JsonNode id, SystemId sys, ModuleRef ref, String name, ObjectNode meta) {
+            String key = sys + "|" + ref.name() + "|" + ref.index() + "|" + name;
+            if (closed) {
+                return;
+            }
+            if (bindings.containsKey(key)) {
                 success(id, NullNode.getInstance(), meta);
-                String metaJson = meta.toString();
-                bindings.put(key, model.bind(sys, mod, index, name, value -> notify(metaJson, value)));
+                return;
+            }
+            if (bindings.size() >= MAX_BINDINGS) {
+                throw new ExecException(ExecException.Code.BAD_REQUEST, "a socket may hold at most " + MAX_BINDINGS + " bindings");
+            }
+            String metaJson = meta.toString();
+            // The success goes out before the first notify: the binding's first value is sent while it is made.
+            success(id, NullNode.getInstance(), meta);
+            AutoCloseable b = await(model.bind(sys, ref, name, value -> notify(metaJson, value)));
+            bindings.put(key, b);
+            if (closed && bindings.remove(key, b)) {
+                close(b);
             }
         }
 
         private void unbind(JsonNode id, String sys, String mod, int index, String name) {
-            AutoCloseable b;
-            synchronized (this) {
-                b = bindings.remove(sys + "|" + mod + "|" + index + "|" + name);
-            }
-            close(b);
+            close(bindings.remove(sys + "|" + mod + "|" + index + "|" + name));
             success(id, NullNode.getInstance(), null);
         }
 
-        private void exec(JsonNode id, String sys, String mod, int index, String name, JsonNode args, ObjectNode meta) {
-            model.exec(caller, sys, mod, index, name, args, true).whenComplete((value, e) -> {
+        private void exec(JsonNode id, SystemId sys, ModuleRef ref, String name, JsonNode args) {
+            model.exec(caller, sys, ref, name, args, true).whenComplete((value, e) -> {
                 if (e == null) {
                     success(id, value, null);
                     return;
                 }
                 Throwable c = e;
-                while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
+                while (c instanceof CompletionException && c.getCause() != null) {
                     c = c.getCause();
                 }
                 if (c instanceof ExecException x) {
@@ -160,38 +175,36 @@ public final class RealtimeSocket implements SocketEndpoint {
             });
         }
 
-        private void debug(JsonNode id, String sys, String mod, int index, ObjectNode meta) {
-            String moduleId = model.require(sys, mod, index);
+        private void debug(JsonNode id, SystemId sys, ModuleRef ref, ObjectNode meta) {
+            ModuleId moduleId = model.require(sys, ref);
             String klass = model.runningType(moduleId).map(t -> t.metadata().id()).orElse("");
-            synchronized (this) {
-                if (closed || debugs.containsKey(moduleId)) {
-                    success(id, NullNode.getInstance(), null);
-                    return;
-                }
-                debugs.put(moduleId, model.debug(moduleId, line -> {
-                    ObjectNode f = Json.object().put("type", "debug").put("mod", moduleId).put("klass", klass)
-                            .put("level", "debug").put("msg", line);
-                    f.set("meta", Json.object().put("sys", sys).put("mod", mod).put("index", index));
-                    session.send(f.toString());
-                }));
+            if (closed || debugs.containsKey(moduleId)) {
+                success(id, NullNode.getInstance(), null);
+                return;
+            }
+            String mod = moduleId.value();
+            AutoCloseable d = model.debug(moduleId, line -> {
+                ObjectNode f = Json.object().put("type", "debug").put("mod", mod).put("klass", klass)
+                        .put("level", "debug").put("msg", line);
+                f.set("meta", Json.object().put("sys", sys.value()).put("mod", ref.name()).put("index", ref.index()));
+                session.send(f.toString());
+            });
+            debugs.put(moduleId, d);
+            if (closed && debugs.remove(moduleId, d)) {
+                close(d);
             }
             success(id, NullNode.getInstance(), null);
         }
 
-        private void ignore(JsonNode id, String sys, String mod, int index) {
-            String moduleId = model.require(sys, mod, index);
-            AutoCloseable d;
-            synchronized (this) {
-                d = debugs.remove(moduleId);
-            }
-            close(d);
+        private void ignore(JsonNode id, SystemId sys, ModuleRef ref) {
+            close(debugs.remove(model.require(sys, ref)));
             success(id, NullNode.getInstance(), null);
         }
 
-        private void notify(String metaJson, JsonNode value) {
+        private void notify(String metaJson, String value) {
             Written w = lastWritten;
             if (w.value() != value) {
-                w = new Written(value, Json.write(value.toString()));
+                w = new Written(value, Json.write(value));
                 lastWritten = w;
             }
             session.send("{\"type\":\"notify\",\"value\":" + w.quoted() + ",\"meta\":" + metaJson + "}");
@@ -217,17 +230,28 @@ public final class RealtimeSocket implements SocketEndpoint {
 
         @Override
         public void onClose() {
-            Map<String, AutoCloseable> b;
-            Map<String, AutoCloseable> d;
-            synchronized (this) {
-                closed = true;
-                b = Map.copyOf(bindings);
-                d = Map.copyOf(debugs);
-                bindings.clear();
-                debugs.clear();
+            closed = true;
+            for (String key : List.copyOf(bindings.keySet())) {
+                close(bindings.remove(key));
             }
-            b.values().forEach(RealtimeSocket::close);
-            d.values().forEach(RealtimeSocket::close);
+            for (ModuleId key : List.copyOf(debugs.keySet())) {
+                close(debugs.remove(key));
+            }
+        }
+    }
+
+    /** Waits for the model's answer to a bind; its {@link ExecException} reaches the client as an error frame. */
+    private static <T> T await(CompletableFuture<T> answer) {
+        try {
+            return answer.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof ExecException x) {
+                throw x;
+            }
+            if (e.getCause() instanceof ActorException) {
+                throw new ExecException(ExecException.Code.REQUEST_FAILED, "the device model is busy; try again later");
+            }
+            throw e;
         }
     }
 

@@ -1,125 +1,148 @@
 package io.junction.devices.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
-import io.junction.core.RoutingPattern;
+import io.junction.core.actor.Actor;
+import io.junction.core.actor.ActorException;
+import io.junction.core.actor.Request;
 import io.junction.core.auth.Principal;
+import io.junction.core.device.ModuleId;
+import io.junction.core.device.ModuleRef;
+import io.junction.core.device.SystemId;
 import io.junction.core.egress.CommandSender;
+import io.junction.core.hub.EventHub;
+import io.junction.core.state.StateOffsets;
+import io.junction.core.state.StateStore;
+import io.junction.core.status.ModuleStatusStore;
 import io.junction.core.stream.MessageStream;
-import io.junction.core.stream.StreamEntry;
+import io.junction.devices.DevicesEvent;
 import io.junction.devices.ModuleCalls;
 import io.junction.devices.driver.Arguments;
 import io.junction.devices.driver.DriverCatalog;
 import io.junction.devices.driver.DriverType;
 import io.junction.devices.driver.ExecException;
 import io.junction.devices.driver.FunctionSpec;
+import io.junction.devices.driver.MqttDriverType;
+import io.junction.devices.model.ModelCommand.Bind;
+import io.junction.devices.model.ModelCommand.CreateModule;
+import io.junction.devices.model.ModelCommand.CreateSystem;
+import io.junction.devices.model.ModelCommand.DefineDriver;
+import io.junction.devices.model.ModelCommand.DeleteModule;
+import io.junction.devices.model.ModelCommand.DeleteSystem;
+import io.junction.devices.model.ModelCommand.DriverReplaced;
+import io.junction.devices.model.ModelCommand.Reindex;
+import io.junction.devices.model.ModelCommand.Rerouted;
+import io.junction.devices.model.ModelCommand.SetRunning;
+import io.junction.devices.model.ModelCommand.StartAll;
+import io.junction.devices.model.ModelCommand.StopAll;
+import io.junction.devices.model.ModelCommand.Unbind;
+import io.junction.devices.model.ModelCommand.UpdateModule;
+import io.junction.devices.model.ModelCommand.UpdateSystem;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The live model of devices and rooms: modules (driver instances running as actors) and systems (ordered lists of
- * modules, found by name and 1-based index), stored in {@code model.json}; their status variables; indirect bindings;
- * and exec — resolve, check arguments against the metadata, check the caller's role, run on the module's actor with a
- * timeout. Changes to the model are made under one lock and written before they are answered.
+ * The live model of devices and rooms, as an actor ({@link ModelCommand}): modules (driver instances, each an actor of
+ * its own) and systems (ordered lists of modules, found by name and 1-based index), kept in the state port; their
+ * status variables and the systems' lookups behind the module status port, in PlaceOS' layout; indirect bindings; and
+ * exec — resolve, check arguments against the metadata, check the caller's role, run on the module's actor with a
+ * timeout.
+ *
+ * <p>Every change is one command, checked and applied in one turn and stored before it is answered. Reads and exec
+ * never wait for the actor: they use the immutable snapshot it publishes after each change, so an exec goes from the
+ * caller straight to the module (on the caller's thread when the module is idle).
  */
 public final class DeviceModel implements ModuleCalls, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DeviceModel.class);
-    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final Pattern NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_-]{0,63}");
+    static final int MAILBOX = 4096;
 
-    private final Path dir;
+    /** What the actor publishes after each change; read without waiting by exec, the routes and the API. */
+    private record View(Map<ModuleId, ModuleSpec> modules, Map<SystemId, SystemSpec> systems,
+                        Map<SystemId, Map<ModuleRef, ModuleId>> index, Map<ModuleId, ModuleActor> running) {
+    }
+
+    /** An exec that has not answered by its deadline: fail it. */
+    private record ExecTimeout(CompletableFuture<JsonNode> reply, String message) implements Request<JsonNode> {
+    }
+
     private final DriverCatalog drivers;
     private final CommandSender commands;
     private final Clock clock;
     private final long execTimeoutMillis;
-    private final StatusTable status;
+    private final StateStore stateStore;
+    private final ModuleStatusStore status;
+    private final ModelState state;
+    private final Optional<EventHub> hub;
     private final Bindings bindings;
-    private final Map<String, ModuleSpec> modules = new LinkedHashMap<>();
-    private final Map<String, SystemSpec> systems = new LinkedHashMap<>();
-    private final Map<String, ModuleActor> running = new ConcurrentHashMap<>();
-    /** Exact keys followed by modules, and patterns with wildcards. */
-    private final Map<RoutingKey, List<ModuleActor>> followedKeys = new ConcurrentHashMap<>();
-    private final List<Map.Entry<RoutingPattern, ModuleActor>> followedPatterns = new CopyOnWriteArrayList<>();
-    private final Map<String, List<ModuleActor>> byDevice = new ConcurrentHashMap<>();
-    private final Map<String, List<Consumer<String>>> debugListeners = new ConcurrentHashMap<>();
+    private final Actor<ModelCommand> actor;
+    /** The exec deadlines: an actor of their own, so a module or the model being busy never delays one. */
+    private final Actor<ExecTimeout> timeouts;
+    private final ModuleStatusStore.Subscription subscription;
+    private final ModuleActor.Host host;
+    private final Map<ModuleId, List<Consumer<String>>> debugListeners = new ConcurrentHashMap<>();
     private final List<Consumer<String>> stoppingListeners = new CopyOnWriteArrayList<>();
+    /** Set when a module's followed keys changed and the routes are not rebuilt yet. */
+    private final AtomicBoolean routesDirty = new AtomicBoolean();
     private final Counter denied;
     private final Timer execTimer;
-    private final ModuleActor.Host host;
-    private final Optional<io.junction.core.hub.EventHub> hub;
-    private MessageStream.Tap tap;
+    private volatile View view = new View(Map.of(), Map.of(), Map.of(), Map.of());
+    private volatile ModuleFeed feed;
+
+    // --- the actor's own state
+    private final Map<ModuleId, ModuleSpec> modules = new LinkedHashMap<>();
+    private final Map<SystemId, SystemSpec> systems = new LinkedHashMap<>();
+    private final Map<ModuleId, ModuleActor> running = new LinkedHashMap<>();
 
     private DeviceModel(Builder b) {
-        this.dir = b.dir;
         this.drivers = b.drivers;
         this.commands = b.commands;
         this.clock = b.clock;
         this.execTimeoutMillis = b.execTimeoutMillis;
+        this.stateStore = b.state;
+        this.status = b.status;
+        this.state = new ModelState(b.state);
         this.hub = Optional.ofNullable(b.hub);
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
-        }
-        this.status = new StatusTable(dir);
-        this.bindings = new Bindings(status::get);
-        status.listener(bindings::changed);
         this.denied = Counter.builder("junction.devices.exec.denied").description("Function calls refused for the caller's role")
                 .register(b.metrics);
         this.execTimer = Timer.builder("junction.devices.exec").description("Function calls on modules, from check to answer")
                 .publishPercentiles(0.5, 0.99).register(b.metrics);
-        Gauge.builder("junction.devices.modules.running", running, Map::size).register(b.metrics);
-        Gauge.builder("junction.devices.bindings", bindings, Bindings::size).register(b.metrics);
         this.host = new ModuleActor.Host() {
             @Override
-            public StatusTable status() {
+            public ModuleStatusStore status() {
                 return status;
-            }
-
-            @Override
-            public void follow(ModuleActor actor, RoutingPattern pattern) {
-                if (pattern.value().contains("*") || pattern.value().contains("#")) {
-                    followedPatterns.add(Map.entry(pattern, actor));
-                } else {
-                    followedKeys.computeIfAbsent(RoutingKey.of(pattern.value()), k -> new CopyOnWriteArrayList<>()).add(actor);
-                }
-            }
-
-            @Override
-            public void unfollowAll(ModuleActor actor) {
-                followedPatterns.removeIf(e -> e.getValue() == actor);
-                followedKeys.values().forEach(l -> l.remove(actor));
             }
 
             @Override
@@ -128,9 +151,17 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
             }
 
             @Override
-            public void debug(String moduleId, String line) {
-                log.debug("module id={} {}", moduleId, line);
-                List<Consumer<String>> l = debugListeners.get(moduleId);
+            public void rerouted() {
+                if (routesDirty.compareAndSet(false, true)) {
+                    // If the mailbox refuses it, the flag stays set and the next command rebuilds the routes.
+                    actor.tell(new Rerouted());
+                }
+            }
+
+            @Override
+            public void debug(ModuleId module, String line) {
+                log.debug("module id={} {}", module, line);
+                List<Consumer<String>> l = debugListeners.get(module);
                 if (l != null) {
                     l.forEach(c -> c.accept(line));
                 }
@@ -141,548 +172,399 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                 return clock;
             }
         };
-        load();
-        drivers.onReplaced(this::driverReplaced);
+        load(b.dir);
+        publish();
+        this.actor = Actor.start("device-model", MAILBOX, clock, this::handle);
+        this.timeouts = Actor.start("exec-timeouts", MAILBOX, clock,
+                t -> t.reply().completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED, t.message())));
+        this.bindings = new Bindings(status, this::unbind);
+        this.subscription = status.listen(new ModuleStatusStore.Listener() {
+            @Override
+            public void statusChanged(ModuleId module, String name, Optional<String> json) {
+                bindings.statusChanged(module, name, json);
+            }
+
+            @Override
+            public void lookupChanged(SystemId system) {
+                // The model's own changes re-resolve in the same turn; a change from elsewhere comes in as a command.
+                if (actor.onActorThread()) {
+                    bindings.reindex(system);
+                } else {
+                    actor.send(new Reindex(system));
+                }
+            }
+        });
+        Gauge.builder("junction.devices.modules.running", this, m -> m.view.running().size()).register(b.metrics);
+        Gauge.builder("junction.devices.bindings", bindings, Bindings::size).register(b.metrics);
+        systems.keySet().forEach(id -> status.replaceSystem(id, view.index().getOrDefault(id, Map.of())));
+        drivers.onReplaced(type -> {
+            // From the model's own DefineDriver, at once; from elsewhere (the plugin loader) as a command that is not dropped.
+            if (actor.onActorThread()) {
+                driverReplaced(type);
+            } else {
+                actor.send(new DriverReplaced(type));
+            }
+        });
     }
 
     public static Builder builder() {
         return new Builder();
     }
 
+    /** Reads what is stored: API-defined drivers into the catalog, modules and systems (importing old files once). */
+    private void load(Path dir) {
+        for (JsonNode definition : state.drivers()) {
+            try {
+                drivers.put(MqttDriverType.parse(definition, "api"));
+            } catch (IllegalArgumentException e) {
+                drivers.failed("api:" + definition.path("id").asText(), e.getMessage());
+            }
+        }
+        if (dir != null) {
+            state.importModelFile(dir);
+            ModelState.importStatusFile(dir, status);
+        }
+        ModelState.Loaded loaded = state.load();
+        loaded.modules().forEach(m -> modules.put(m.id(), m));
+        loaded.systems().forEach(s -> systems.put(s.id(), s));
+    }
+
     /**
-     * Starts every module that was running, in the order they were created, and starts following the raw stream. A
-     * module whose driver is missing or fails to start is logged and left stopped-with-error; the rest go on.
+     * Starts every module that was running, in the order they were created, then follows the raw stream from where
+     * the modules got to (the end of the stream on a first start). A module whose driver is missing or fails to start
+     * is logged and left with its error; the rest go on.
      */
     public void start(MessageStream raw) {
-        List<ModuleSpec> toStart;
-        synchronized (this) {
-            toStart = modules.values().stream().filter(ModuleSpec::running).toList();
-        }
-        for (ModuleSpec m : toStart) {
-            try {
-                startActor(m).get(execTimeoutMillis, TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-                log.warn("module id={} did not start again: {}", m.id(), cause(e).getMessage());
-            }
-        }
-        tap = raw.tap(this::onRaw);
-        log.info("devices ready modules={} running={} systems={}", modules.size(), running.size(), systems.size());
+        StateOffsets offsets = StateOffsets.of(stateStore, raw.name(), ModuleFeed.FOLLOWER, raw.endOffset());
+        long from = offsets.load();
+        // Pin the starting point at once: a crash before the first commit must not skip what arrives meanwhile.
+        offsets.commit(from);
+        ModuleFeed f = new ModuleFeed(status, offsets);
+        actor.<Void>ask(reply -> new StartAll(f, reply)).join();
+        f.start(raw);
+        View v = view;
+        log.info("devices ready modules={} running={} systems={} from offset={}", v.modules().size(), v.running().size(),
+                v.systems().size(), from);
     }
 
-    private void onRaw(StreamEntry entry) {
-        Message m = entry.message();
-        List<ModuleActor> exact = followedKeys.get(m.key());
-        if (exact != null) {
-            for (ModuleActor a : exact) {
-                a.deliver(m);
-            }
-        }
-        for (Map.Entry<RoutingPattern, ModuleActor> e : followedPatterns) {
-            if (e.getKey().matches(m.key())) {
-                e.getValue().deliver(m);
-            }
-        }
-        if (m.device() != null && !m.device().isEmpty() && Message.STATUS.equals(m.kind())) {
-            List<ModuleActor> bound = byDevice.get(m.device());
-            if (bound != null) {
-                for (ModuleActor a : bound) {
-                    a.deliver(m);
+    // --- the actor
+
+    private void handle(ModelCommand command) {
+        try {
+            switch (command) {
+                case StartAll c -> {
+                    feed = c.feed();
+                    routesDirty.set(true);
+                    for (ModuleSpec m : List.copyOf(modules.values())) {
+                        if (m.running()) {
+                            try {
+                                startActor(m);
+                            } catch (ExecException e) {
+                                log.warn("module id={} did not start again: {}", m.id(), e.getMessage());
+                            }
+                        }
+                    }
+                    answer(c.reply(), null);
                 }
+                case StopAll c -> {
+                    for (ModuleId id : List.copyOf(running.keySet())) {
+                        stopActor(id);
+                    }
+                    answer(c.reply(), null);
+                }
+                case CreateModule c -> answer(c.reply(), newModule(c.draft()));
+                case UpdateModule c -> answer(c.reply(), changeModule(c.id(), c.change()));
+                case SetRunning c -> answer(c.reply(), setRunning(c.id(), c.running()));
+                case DeleteModule c -> {
+                    removeModule(c.id());
+                    answer(c.reply(), null);
+                }
+                case CreateSystem c -> answer(c.reply(), newSystem(c.draft()));
+                case UpdateSystem c -> answer(c.reply(), changeSystem(c.id(), c.change()));
+                case DeleteSystem c -> {
+                    removeSystem(c.id());
+                    answer(c.reply(), null);
+                }
+                case DefineDriver c -> {
+                    String id = c.type().metadata().id();
+                    boolean replaced = drivers.get(id).isPresent();
+                    state.putDriver(id, c.definition());
+                    drivers.put(c.type());
+                    answer(c.reply(), replaced);
+                }
+                case DriverReplaced c -> driverReplaced(c.type());
+                case Rerouted c -> {
+                    // the routes are rebuilt below
+                }
+                case Bind c -> {
+                    if (!systems.containsKey(c.system())) {
+                        throw noSystem(c.system());
+                    }
+                    c.reply().complete(bindings.bind(c.system(), c.ref(), c.status(), c.listener()));
+                }
+                case Unbind c -> bindings.remove(c.binding());
+                case Reindex c -> bindings.reindex(c.system());
+            }
+        } finally {
+            if (routesDirty.get()) {
+                reroute();
             }
         }
     }
 
-    // --- modules
-
-    public synchronized List<ModuleSpec> modules() {
-        return List.copyOf(modules.values());
-    }
-
-    public synchronized Optional<ModuleSpec> module(String id) {
-        return Optional.ofNullable(modules.get(id));
-    }
-
-    /** The module as the API shows it: its spec, whether it runs, its driver's source and last error. */
-    public ObjectNode moduleJson(ModuleSpec m) {
-        ObjectNode o = Json.object();
-        o.put("id", m.id()).put("name", m.name()).put("driver", m.driver());
-        m.device().ifPresentOrElse(d -> o.put("device", d), () -> o.putNull("device"));
-        o.set("settings", m.settings());
-        ModuleActor a = running.get(m.id());
-        o.put("running", a != null);
-        o.put("state", a == null ? "stopped" : a.lastError().isEmpty() ? "running" : "error");
-        if (a != null) {
-            o.put("source", a.type().source());
-            if (!a.lastError().isEmpty()) {
-                o.put("error", a.lastError());
-            }
-            o.put("dropped", a.dropped());
+    /**
+     * Completes a reply once the routes are current, so that a message the caller appends after the answer reaches a
+     * module the command started.
+     */
+    private <T> void answer(CompletableFuture<T> reply, T value) {
+        if (routesDirty.get()) {
+            reroute();
         }
-        o.set("status", status.all(m.id()));
-        return o;
+        reply.complete(value);
     }
 
-    /** Creates a module from {@code {"id"?, "name"?, "driver", "device"?, "settings"?, "running"?}}; it starts unless running is false. */
-    public ModuleSpec createModule(JsonNode body) {
-        ModuleSpec spec;
-        synchronized (this) {
-            String id = optionalText(body, "id").orElseGet(() -> "mod-" + UUID.randomUUID().toString().substring(0, 8));
-            check(ID, id, "id", "1 to 64 letters, digits, '_' or '-'");
-            if (modules.containsKey(id)) {
-                throw new ExecException(ExecException.Code.BAD_REQUEST, "a module with id '" + id + "' already exists");
-            }
-            String driverId = optionalText(body, "driver").orElseThrow(() -> new ExecException(ExecException.Code.BAD_REQUEST,
-                    "driver is required: the id of the driver the module runs (GET /api/drivers lists them)"));
-            DriverType type = drivers.get(driverId).orElseThrow(() -> new ExecException(ExecException.Code.BAD_REQUEST,
-                    "there is no driver '" + driverId + "' (GET /api/drivers lists them)"));
-            String name = optionalText(body, "name").orElse(type.metadata().name());
-            check(NAME, name, "name", "a letter, then at most 63 letters, digits, '_' or '-' (e.g. Display)");
-            Optional<String> device = optionalText(body, "device");
-            ObjectNode settings = settings(body);
-            boolean run = !body.has("running") || body.get("running").asBoolean(true);
-            spec = new ModuleSpec(id, name, driverId, device, settings, run);
-            modules.put(id, spec);
-            save();
+    private ModuleSpec newModule(ModuleSpec.Draft d) {
+        ModuleId id = d.id().orElseGet(() -> ModuleId.of("mod-" + UUID.randomUUID().toString().substring(0, 8)));
+        if (modules.containsKey(id)) {
+            throw new ExecException(ExecException.Code.BAD_REQUEST, "a module with id '" + id + "' already exists");
         }
+        DriverType type = drivers.get(d.driver()).orElseThrow(() -> new ExecException(ExecException.Code.BAD_REQUEST,
+                "there is no driver '" + d.driver() + "' (GET /api/drivers lists them)"));
+        String name = d.name().orElse(type.metadata().name());
+        checkName(name);
+        ModuleSpec spec = new ModuleSpec(id, name, d.driver(), d.device(), d.settings(), d.running());
+        state.putModule(spec);
+        modules.put(id, spec);
+        publish();
         log.info("module created id={} name={} driver={}", spec.id(), spec.name(), spec.driver());
         if (spec.running()) {
-            join(startActor(spec));
+            startActor(spec);
         }
         return spec;
     }
 
-    /** Changes a module's name, settings or device; a running module restarts with them. */
-    public ModuleSpec updateModule(String id, JsonNode body) {
-        ModuleSpec updated;
-        boolean wasRunning;
-        synchronized (this) {
-            ModuleSpec old = requireModule(id);
-            String name = optionalText(body, "name").orElse(old.name());
-            check(NAME, name, "name", "a letter, then at most 63 letters, digits, '_' or '-'");
-            Optional<String> device = body.has("device") ? optionalText(body, "device") : old.device();
-            ObjectNode settings = body.has("settings") ? settings(body) : old.settings();
-            if (body.has("driver") && !body.get("driver").asText().equals(old.driver())) {
-                throw new ExecException(ExecException.Code.BAD_REQUEST, "a module's driver cannot change; create a new module instead");
-            }
-            updated = new ModuleSpec(id, name, old.driver(), device, settings, old.running());
-            modules.put(id, updated);
-            save();
-            wasRunning = running.containsKey(id);
+    private ModuleSpec changeModule(ModuleId id, ModuleSpec.Change c) {
+        ModuleSpec old = requireModule(id);
+        String name = c.name().orElse(old.name());
+        checkName(name);
+        if (c.driver().isPresent() && !c.driver().get().equals(old.driver())) {
+            throw new ExecException(ExecException.Code.BAD_REQUEST, "a module's driver cannot change; create a new module instead");
         }
-        if (wasRunning) {
+        ModuleSpec updated = new ModuleSpec(id, name, old.driver(), c.setsDevice() ? c.device() : old.device(),
+                c.settings().orElse(old.settings()), old.running());
+        state.putModule(updated);
+        modules.put(id, updated);
+        publish();
+        if (running.containsKey(id)) {
             stopActor(id);
-            join(startActor(updated));
+            startActor(updated);
         }
-        reindexAll();
+        relookup(systemsWith(id));
         return updated;
     }
 
-    public ModuleSpec startModule(String id) {
-        ModuleSpec spec;
-        synchronized (this) {
-            spec = requireModule(id).withRunning(true);
-            modules.put(id, spec);
-            save();
-        }
-        if (!running.containsKey(id)) {
-            join(startActor(spec));
+    private ModuleSpec setRunning(ModuleId id, boolean run) {
+        ModuleSpec spec = requireModule(id).withRunning(run);
+        state.putModule(spec);
+        modules.put(id, spec);
+        publish();
+        if (run && !running.containsKey(id)) {
+            startActor(spec);
+        } else if (!run) {
+            stopActor(id);
         }
         return spec;
     }
 
-    public ModuleSpec stopModule(String id) {
-        ModuleSpec spec;
-        synchronized (this) {
-            spec = requireModule(id).withRunning(false);
-            modules.put(id, spec);
-            save();
-        }
+    private void removeModule(ModuleId id) {
+        requireModule(id);
         stopActor(id);
-        return spec;
-    }
-
-    /** Deletes a module: stops it, removes it from every system, forgets its status. */
-    public void deleteModule(String id) {
-        synchronized (this) {
-            requireModule(id);
-        }
-        stopActor(id);
-        List<String> changed = new ArrayList<>();
-        synchronized (this) {
-            modules.remove(id);
-            for (SystemSpec s : List.copyOf(systems.values())) {
-                if (s.modules().contains(id)) {
-                    List<String> rest = new ArrayList<>(s.modules());
-                    rest.removeIf(id::equals);
-                    systems.put(s.id(), new SystemSpec(s.id(), s.name(), rest));
-                    changed.add(s.id());
-                }
+        List<SystemSpec> changed = new ArrayList<>();
+        for (SystemSpec s : systems.values()) {
+            if (s.modules().contains(id)) {
+                List<ModuleId> rest = new ArrayList<>(s.modules());
+                rest.remove(id);
+                changed.add(new SystemSpec(s.id(), s.name(), rest));
             }
-            save();
         }
-        status.remove(id);
-        changed.forEach(this::reindex);
+        state.deleteModule(id, changed);
+        modules.remove(id);
+        changed.forEach(s -> systems.put(s.id(), s));
+        publish();
+        relookup(changed.stream().map(SystemSpec::id).toList());
+        status.clear(id);
+        status.deleteInterface(id);
         log.info("module deleted id={}", id);
     }
 
-    public ObjectNode status(String moduleId) {
-        synchronized (this) {
-            requireModule(moduleId);
+    private SystemSpec newSystem(SystemSpec.Draft d) {
+        SystemId id = d.id().orElseGet(() -> SystemId.of("sys-" + UUID.randomUUID().toString().substring(0, 8)));
+        if (systems.containsKey(id)) {
+            throw new ExecException(ExecException.Code.BAD_REQUEST, "a system with id '" + id + "' already exists");
         }
-        return status.all(moduleId);
+        SystemSpec s = new SystemSpec(id, d.name(), checkModules(d.modules()));
+        state.putSystem(s);
+        systems.put(id, s);
+        publish();
+        relookup(List.of(id));
+        return s;
     }
 
-    private CompletableFuture<Void> startActor(ModuleSpec spec) {
-        DriverType type = drivers.get(spec.driver()).orElse(null);
-        if (type == null) {
-            return CompletableFuture.failedFuture(new ExecException(ExecException.Code.REQUEST_FAILED,
-                    "module " + spec.id() + " cannot start: its driver '" + spec.driver() + "' is not loaded"));
+    private SystemSpec changeSystem(SystemId id, SystemSpec.Change c) {
+        SystemSpec old = systems.get(id);
+        if (old == null) {
+            throw noSystem(id);
         }
-        ModuleActor actor = new ModuleActor(spec, type, host);
-        if (running.putIfAbsent(spec.id(), actor) != null) {
-            return CompletableFuture.completedFuture(null);
-        }
-        spec.device().ifPresent(d -> byDevice.computeIfAbsent(d, k -> new CopyOnWriteArrayList<>()).add(actor));
-        return actor.start().whenComplete((v, e) -> publish(spec, e == null ? "started" : "failed",
-                e == null ? type.source() : cause(e).getMessage()));
+        SystemSpec s = new SystemSpec(id, c.name().orElse(old.name()), c.modules().map(this::checkModules).orElse(old.modules()));
+        state.putSystem(s);
+        systems.put(id, s);
+        publish();
+        relookup(List.of(id));
+        return s;
     }
 
-    private void stopActor(String id) {
-        ModuleActor actor = running.get(id);
-        if (actor == null) {
+    private void removeSystem(SystemId id) {
+        if (!systems.containsKey(id)) {
+            throw noSystem(id);
+        }
+        state.deleteSystem(id);
+        systems.remove(id);
+        publish();
+        status.replaceSystem(id, Map.of());
+    }
+
+    /** Starts a module's actor and waits (at most the exec timeout) for its driver to start. */
+    private void startActor(ModuleSpec spec) {
+        DriverType type = drivers.get(spec.driver()).orElseThrow(() -> new ExecException(ExecException.Code.REQUEST_FAILED,
+                "module " + spec.id() + " cannot start: its driver '" + spec.driver() + "' is not loaded"));
+        if (running.containsKey(spec.id())) {
+            return;
+        }
+        ModuleActor module = new ModuleActor(spec, type, host);
+        running.put(spec.id(), module);
+        routesDirty.set(true);
+        publish();
+        CompletableFuture<Void> started = module.start().whenComplete((v, e) -> {
+            if (e == null) {
+                status.setInterface(spec.id(), type.metadata().toJson().toString());
+            }
+            event(spec, e == null ? "started" : "failed", e == null ? type.source() : cause(e).getMessage());
+        });
+        try {
+            started.get(execTimeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new ExecException(ExecException.Code.REQUEST_FAILED, "module " + spec.id() + " did not start within "
+                    + execTimeoutMillis + " ms; it goes on starting");
+        } catch (ExecutionException e) {
+            throw asExec(cause(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ExecException(ExecException.Code.REQUEST_FAILED, "module " + spec.id() + " start was interrupted");
+        }
+    }
+
+    /** Stops a module's actor: jobs hear first (while it still answers), then it stops. */
+    private void stopActor(ModuleId id) {
+        ModuleActor module = running.get(id);
+        if (module == null) {
             return;
         }
         for (Consumer<String> l : stoppingListeners) {
             try {
-                l.accept(id);
+                l.accept(id.value());
             } catch (RuntimeException e) {
                 log.warn("a stop listener failed for module {}: {}", id, e.toString());
             }
         }
         running.remove(id);
-        actor.spec().device().ifPresent(d -> {
-            List<ModuleActor> l = byDevice.get(d);
-            if (l != null) {
-                l.remove(actor);
-            }
-        });
-        try {
-            actor.stop().get(execTimeoutMillis, TimeUnit.MILLISECONDS);
-        } catch (Exception e) {
-            log.warn("module id={} did not stop in {} ms: {}", id, execTimeoutMillis, cause(e).toString());
-        }
-        publish(actor.spec(), "stopped", "");
-    }
-
-    private void publish(ModuleSpec m, String event, String detail) {
-        hub.ifPresent(h -> h.publish(new io.junction.devices.DevicesEvent("module", m.id(), m.driver(), m.id(), event,
-                detail == null ? "" : detail)));
+        routesDirty.set(true);
+        publish();
+        module.stop(Duration.ofMillis(execTimeoutMillis));
+        event(module.spec(), "stopped", "");
     }
 
     private void driverReplaced(DriverType type) {
         for (ModuleActor a : running.values()) {
             if (a.spec().driver().equals(type.metadata().id())) {
+                ModuleSpec spec = a.spec();
                 a.swap(type).whenComplete((v, e) -> {
                     if (e != null) {
-                        log.warn("module id={} did not restart on the new driver: {}", a.spec().id(), cause(e).getMessage());
+                        log.warn("module id={} did not restart on the new driver: {}", spec.id(), cause(e).getMessage());
+                    } else {
+                        status.setInterface(spec.id(), type.metadata().toJson().toString());
                     }
-                    publish(a.spec(), e == null ? "restarted" : "failed", e == null ? type.source() : cause(e).getMessage());
+                    event(spec, e == null ? "restarted" : "failed", e == null ? type.source() : cause(e).getMessage());
                 });
             }
         }
     }
 
-    // --- systems
-
-    public synchronized List<SystemSpec> systems() {
-        return List.copyOf(systems.values());
+    /** A client closed a binding: forget it in turn (at once when closed from the model's own turn). */
+    private void unbind(Bindings.Binding binding) {
+        if (actor.onActorThread()) {
+            bindings.remove(binding);
+        } else {
+            actor.send(new Unbind(binding));
+        }
     }
 
-    public synchronized Optional<SystemSpec> system(String id) {
-        return Optional.ofNullable(systems.get(id));
+    private void reroute() {
+        routesDirty.set(false);
+        ModuleFeed f = feed;
+        if (f != null) {
+            f.routes(ModuleFeed.Routes.of(running.values()));
+        }
     }
 
-    /** The system as the API shows it, with its modules as {@code Display_1}-style references. */
-    public synchronized ObjectNode systemJson(SystemSpec s) {
-        ObjectNode o = Json.object();
-        o.put("id", s.id()).put("name", s.name());
-        ArrayNode mods = o.putArray("modules");
-        s.modules().forEach(mods::add);
-        ObjectNode index = o.putObject("index");
-        Map<String, Integer> counts = new LinkedHashMap<>();
-        for (String id : s.modules()) {
+    /** Publishes the snapshot that reads and exec use. */
+    private void publish() {
+        Map<SystemId, Map<ModuleRef, ModuleId>> index = new HashMap<>();
+        for (SystemSpec s : systems.values()) {
+            index.put(s.id(), lookupOf(s));
+        }
+        view = new View(Collections.unmodifiableMap(new LinkedHashMap<>(modules)), Collections.unmodifiableMap(new LinkedHashMap<>(systems)),
+                Map.copyOf(index), Map.copyOf(running));
+    }
+
+    /** The {@code Display_1} → module id lookup of a system, in the system's order. */
+    private Map<ModuleRef, ModuleId> lookupOf(SystemSpec s) {
+        Map<ModuleRef, ModuleId> lookup = new LinkedHashMap<>();
+        Map<String, Integer> counts = new HashMap<>();
+        for (ModuleId id : s.modules()) {
             ModuleSpec m = modules.get(id);
             if (m != null) {
-                int n = counts.merge(m.name(), 1, Integer::sum);
-                index.put(m.name() + "_" + n, id);
+                lookup.put(new ModuleRef(m.name(), counts.merge(m.name(), 1, Integer::sum)), id);
             }
         }
-        return o;
+        return Collections.unmodifiableMap(lookup);
     }
 
-    /** Creates a system from {@code {"id"?, "name", "modules": [module ids]}}. */
-    public SystemSpec createSystem(JsonNode body) {
-        SystemSpec s;
-        synchronized (this) {
-            String id = optionalText(body, "id").orElseGet(() -> "sys-" + UUID.randomUUID().toString().substring(0, 8));
-            check(ID, id, "id", "1 to 64 letters, digits, '_' or '-'");
-            if (systems.containsKey(id)) {
-                throw new ExecException(ExecException.Code.BAD_REQUEST, "a system with id '" + id + "' already exists");
-            }
-            String name = optionalText(body, "name").orElseThrow(() -> new ExecException(ExecException.Code.BAD_REQUEST,
-                    "name is required: the system's name, such as \"Boardroom\""));
-            s = new SystemSpec(id, name, moduleList(body));
-            systems.put(id, s);
-            save();
-        }
-        reindex(s.id());
-        return s;
-    }
-
-    /** Renames a system or replaces its ordered module list; bindings follow the new order. */
-    public SystemSpec updateSystem(String id, JsonNode body) {
-        SystemSpec s;
-        synchronized (this) {
-            SystemSpec old = systems.get(id);
-            if (old == null) {
-                throw new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + id + "'");
-            }
-            String name = optionalText(body, "name").orElse(old.name());
-            List<String> mods = body.has("modules") ? moduleList(body) : old.modules();
-            s = new SystemSpec(id, name, mods);
-            systems.put(id, s);
-            save();
-        }
-        reindex(id);
-        return s;
-    }
-
-    public void deleteSystem(String id) {
-        synchronized (this) {
-            if (systems.remove(id) == null) {
-                throw new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + id + "'");
-            }
-            save();
-        }
-        reindex(id);
-    }
-
-    /** The id of module {@code name} number {@code index} (1-based) of a system. */
-    public synchronized Optional<String> resolve(String systemId, String name, int index) {
-        SystemSpec s = systems.get(systemId);
-        if (s == null || index < 1) {
-            return Optional.empty();
-        }
-        int n = 0;
-        for (String id : s.modules()) {
-            ModuleSpec m = modules.get(id);
-            if (m != null && m.name().equals(name) && ++n == index) {
-                return Optional.of(id);
-            }
-        }
-        return Optional.empty();
-    }
-
-    /** Like {@link #resolve} but failing with SYSTEM_NOT_FOUND or MODULE_NOT_FOUND. */
-    public String require(String systemId, String name, int index) {
-        synchronized (this) {
-            if (!systems.containsKey(systemId)) {
-                throw new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + systemId + "'");
-            }
-        }
-        return resolve(systemId, name, index).orElseThrow(() -> new ExecException(ExecException.Code.MODULE_NOT_FOUND,
-                "system " + systemId + " has no module " + name + "_" + index));
-    }
-
-    private void reindex(String systemId) {
-        bindings.reindex(systemId, (name, index) -> resolve(systemId, name, index));
-    }
-
-    private void reindexAll() {
-        for (SystemSpec s : systems()) {
-            reindex(s.id());
+    /** Replaces the lookups of these systems in the status port; bindings re-resolve in this turn. */
+    private void relookup(List<SystemId> ids) {
+        View v = view;
+        for (SystemId id : ids) {
+            status.replaceSystem(id, v.index().getOrDefault(id, Map.of()));
         }
     }
 
-    // --- bindings and debug
-
-    /** Binds to a status variable of (system, module name, index); the listener hears the current value at once. */
-    public AutoCloseable bind(String systemId, String module, int index, String statusName, Consumer<JsonNode> listener) {
-        synchronized (this) {
-            if (!systems.containsKey(systemId)) {
-                throw new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + systemId + "'");
-            }
-        }
-        return bindings.bind(systemId, module, index, statusName, resolve(systemId, module, index), listener);
+    private List<SystemId> systemsWith(ModuleId id) {
+        return systems.values().stream().filter(s -> s.modules().contains(id)).map(SystemSpec::id).toList();
     }
 
-    /** Streams a module's debug lines to {@code listener} until the handle is closed. */
-    public AutoCloseable debug(String moduleId, Consumer<String> listener) {
-        List<Consumer<String>> l = debugListeners.computeIfAbsent(moduleId, k -> new CopyOnWriteArrayList<>());
-        l.add(listener);
-        return () -> l.remove(listener);
-    }
-
-    /** The driver type a running module runs (for its class name in debug frames). */
-    public Optional<DriverType> runningType(String moduleId) {
-        ModuleActor a = running.get(moduleId);
-        return a == null ? Optional.empty() : Optional.of(a.type());
-    }
-
-    // --- exec
-
-    /** Calls a function on module (system, name, index); see {@link #exec(Principal, String, String, JsonNode)}. */
-    @Override
-    public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function, JsonNode args) {
-        return exec(caller, systemId, module, index, function, args, false);
-    }
-
-    /** Calls a function on module (system, name, index), on this thread when {@code here} and the module is idle. */
-    public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function,
-                                            JsonNode args, boolean here) {
-        try {
-            return exec(caller, require(systemId, module, index), function, args, here);
-        } catch (ExecException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-    }
-
-    @Override
-    public CompletableFuture<JsonNode> exec(Principal caller, String moduleId, String function, JsonNode args) {
-        return exec(caller, moduleId, function, args, false);
-    }
-
-    /**
-     * Like {@link #exec(Principal, String, String, JsonNode)}; with {@code here}, a caller that will wait for the
-     * answer anyway (a WebSocket or REST request) runs the call on its own thread when the module is idle.
-     */
-    public CompletableFuture<JsonNode> exec(Principal caller, String moduleId, String function, JsonNode args, boolean here) {
-        long started = System.nanoTime();
-        try {
-            ModuleActor actor = running.get(moduleId);
-            if (actor == null) {
-                boolean exists;
-                synchronized (this) {
-                    exists = modules.containsKey(moduleId);
-                }
-                throw new ExecException(exists ? ExecException.Code.REQUEST_FAILED : ExecException.Code.MODULE_NOT_FOUND,
-                        exists ? "module " + moduleId + " is stopped; start it first" : "there is no module '" + moduleId + "'");
-            }
-            DriverType type = actor.type();
-            FunctionSpec f = type.metadata().function(function).orElseThrow(() -> new ExecException(ExecException.Code.BAD_REQUEST,
-                    "module " + moduleId + " (driver " + type.metadata().id() + ") has no function '" + function + "'; it has "
-                            + String.join(", ", type.metadata().functions().keySet())));
-            List<JsonNode> checked = Arguments.check(moduleId, f, args);
-            if (!caller.may(f.role())) {
-                denied.increment();
-                log.warn("exec denied user={} role={} module={} function={} reason=needs role {}",
-                        caller.user(), caller.role().id(), moduleId, function, f.role().id());
-                throw new ExecException(ExecException.Code.ACCESS_DENIED, moduleId + "." + function + " needs the role "
-                        + f.role().id() + "; user '" + caller.user() + "' has " + caller.role().id());
-            }
-            return (here ? actor.callHere(f, checked) : actor.call(f, checked))
-                    .orTimeout(execTimeoutMillis, TimeUnit.MILLISECONDS)
-                    .handle((v, e) -> {
-                        execTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-                        if (e == null) {
-                            return v;
-                        }
-                        Throwable c = cause(e);
-                        if (c instanceof TimeoutException) {
-                            throw new ExecException(ExecException.Code.REQUEST_FAILED, moduleId + "." + function
-                                    + " did not answer within " + execTimeoutMillis + " ms");
-                        }
-                        if (c instanceof ExecException x) {
-                            throw x;
-                        }
-                        throw new ExecException(ExecException.Code.UNEXPECTED_FAILURE, moduleId + "." + function + " failed: " + c, c);
-                    });
-        } catch (ExecException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-    }
-
-    @Override
-    public Optional<String> driverOf(String moduleId) {
-        return module(moduleId).map(ModuleSpec::driver);
-    }
-
-    @Override
-    public void onStopping(Consumer<String> listener) {
-        stoppingListeners.add(listener);
-    }
-
-    // --- storage
-
-    private void load() {
-        Path file = dir.resolve("model.json");
-        if (!Files.exists(file)) {
-            return;
-        }
-        try {
-            JsonNode root = Json.MAPPER.readTree(file.toFile());
-            for (JsonNode m : root.path("modules")) {
-                ModuleSpec spec = new ModuleSpec(m.path("id").asText(), m.path("name").asText(), m.path("driver").asText(),
-                        optionalText(m, "device"), m.path("settings").isObject() ? (ObjectNode) m.get("settings") : Json.object(),
-                        m.path("running").asBoolean());
-                modules.put(spec.id(), spec);
-            }
-            for (JsonNode s : root.path("systems")) {
-                List<String> mods = new ArrayList<>();
-                s.path("modules").forEach(n -> mods.add(n.asText()));
-                systems.put(s.path("id").asText(), new SystemSpec(s.path("id").asText(), s.path("name").asText(), mods));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("the device model in " + file + " cannot be read: " + e.getMessage()
-                    + "; fix or move the file away", e);
-        }
-    }
-
-    private void save() {
-        ObjectNode root = Json.object();
-        ArrayNode ms = root.putArray("modules");
-        for (ModuleSpec m : modules.values()) {
-            ObjectNode o = ms.addObject();
-            o.put("id", m.id()).put("name", m.name()).put("driver", m.driver());
-            m.device().ifPresent(d -> o.put("device", d));
-            o.set("settings", m.settings());
-            o.put("running", m.running());
-        }
-        ArrayNode ss = root.putArray("systems");
-        for (SystemSpec s : systems.values()) {
-            ObjectNode o = ss.addObject();
-            o.put("id", s.id()).put("name", s.name());
-            ArrayNode a = o.putArray("modules");
-            s.modules().forEach(a::add);
-        }
-        StatusTable.writeAtomically(dir.resolve("model.json"), root);
-    }
-
-    // --- helpers
-
-    private ModuleSpec requireModule(String id) {
+    private ModuleSpec requireModule(ModuleId id) {
         ModuleSpec m = modules.get(id);
         if (m == null) {
-            throw new ExecException(ExecException.Code.MODULE_NOT_FOUND, "there is no module '" + id + "'");
+            throw noModule(id.value());
         }
         return m;
     }
 
-    private List<String> moduleList(JsonNode body) {
-        JsonNode list = body.get("modules");
-        if (list == null) {
-            return List.of();
-        }
-        if (!list.isArray()) {
-            throw new ExecException(ExecException.Code.BAD_REQUEST, "modules must be a list of module ids, in order");
-        }
-        List<String> ids = new ArrayList<>();
-        for (JsonNode n : list) {
-            if (!n.isTextual() || !modules.containsKey(n.asText())) {
-                throw new ExecException(ExecException.Code.BAD_REQUEST, "modules: there is no module " + n
-                        + " (create it first with POST /api/modules)");
+    private List<ModuleId> checkModules(List<ModuleId> ids) {
+        for (ModuleId id : ids) {
+            if (!modules.containsKey(id)) {
+                throw new ExecException(ExecException.Code.BAD_REQUEST, "modules: there is no module \"" + id
+                        + "\" (create it first with POST /api/modules)");
             }
-            ids.add(n.asText());
         }
         if (Set.copyOf(ids).size() != ids.size()) {
             throw new ExecException(ExecException.Code.BAD_REQUEST, "modules: a module may appear only once in a system");
@@ -690,86 +572,328 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         return ids;
     }
 
-    private static ObjectNode settings(JsonNode body) {
-        JsonNode s = body.get("settings");
-        if (s == null || s.isNull()) {
-            return Json.object();
+    private static void checkName(String name) {
+        if (!ModuleSpec.isValidName(name)) {
+            throw new ExecException(ExecException.Code.BAD_REQUEST, "name '" + name + "' is not valid: expected " + ModuleSpec.NAME_RULE);
         }
-        if (!s.isObject()) {
-            throw new ExecException(ExecException.Code.BAD_REQUEST, "settings must be a JSON object");
-        }
-        return (ObjectNode) s;
     }
 
-    private static Optional<String> optionalText(JsonNode body, String key) {
-        JsonNode n = body.get(key);
-        if (n == null || n.isNull()) {
+    private void event(ModuleSpec m, String event, String detail) {
+        hub.ifPresent(h -> h.publish(new DevicesEvent("module", m.id().value(), m.driver(), m.id().value(), event,
+                detail == null ? "" : detail)));
+    }
+
+    // --- changes: each one command, answered once stored and applied
+
+    public CompletableFuture<ModuleSpec> createModule(ModuleSpec.Draft draft) {
+        return actor.ask(reply -> new CreateModule(draft, reply));
+    }
+
+    public CompletableFuture<ModuleSpec> updateModule(ModuleId id, ModuleSpec.Change change) {
+        return actor.ask(reply -> new UpdateModule(id, change, reply));
+    }
+
+    public CompletableFuture<ModuleSpec> startModule(ModuleId id) {
+        return actor.ask(reply -> new SetRunning(id, true, reply));
+    }
+
+    public CompletableFuture<ModuleSpec> stopModule(ModuleId id) {
+        return actor.ask(reply -> new SetRunning(id, false, reply));
+    }
+
+    /** Deletes a module: stops it, removes it from every system, forgets its status. */
+    public CompletableFuture<Void> deleteModule(ModuleId id) {
+        return actor.ask(reply -> new DeleteModule(id, reply));
+    }
+
+    public CompletableFuture<SystemSpec> createSystem(SystemSpec.Draft draft) {
+        return actor.ask(reply -> new CreateSystem(draft, reply));
+    }
+
+    /** Renames a system or replaces its ordered module list; bindings follow the new order. */
+    public CompletableFuture<SystemSpec> updateSystem(SystemId id, SystemSpec.Change change) {
+        return actor.ask(reply -> new UpdateSystem(id, change, reply));
+    }
+
+    public CompletableFuture<Void> deleteSystem(SystemId id) {
+        return actor.ask(reply -> new DeleteSystem(id, reply));
+    }
+
+    /**
+     * Keeps a generic driver defined through the API (so it is there after a restart) and loads it; modules running
+     * a driver it replaces restart on it. Answers whether it replaced one.
+     */
+    public CompletableFuture<Boolean> defineDriver(MqttDriverType type, JsonNode definition) {
+        return actor.ask(reply -> new DefineDriver(type, definition.deepCopy(), reply));
+    }
+
+    /**
+     * Binds to a status variable of the module at {@code ref} of a system; the listener hears the current value (JSON
+     * text, {@code null} when none) before the answer, then every change, until the binding is closed.
+     */
+    public CompletableFuture<AutoCloseable> bind(SystemId system, ModuleRef ref, String statusName, Consumer<String> listener) {
+        return actor.ask(reply -> new Bind(system, ref, statusName, listener, reply));
+    }
+
+    // --- reads, from the published snapshot
+
+    public List<ModuleSpec> modules() {
+        return List.copyOf(view.modules().values());
+    }
+
+    public Optional<ModuleSpec> module(ModuleId id) {
+        return Optional.ofNullable(view.modules().get(id));
+    }
+
+    /** The module as the API shows it. */
+    public ModuleView view(ModuleSpec m) {
+        ModuleActor a = view.running().get(m.id());
+        return new ModuleView(m, a != null, a == null ? Optional.empty() : Optional.of(a.type().source()),
+                a == null || a.lastError().isEmpty() ? Optional.empty() : Optional.of(a.lastError()),
+                a == null ? 0 : a.dropped(), status.all(m.id()));
+    }
+
+    /** A module's status variables (name → JSON text); fails with MODULE_NOT_FOUND. */
+    public SortedMap<String, String> status(ModuleId id) {
+        if (!view.modules().containsKey(id)) {
+            throw noModule(id.value());
+        }
+        return status.all(id);
+    }
+
+    public List<SystemSpec> systems() {
+        return List.copyOf(view.systems().values());
+    }
+
+    public Optional<SystemSpec> system(SystemId id) {
+        return Optional.ofNullable(view.systems().get(id));
+    }
+
+    /** A system's {@code Display_1} → module id lookup, in the system's order. */
+    public Map<ModuleRef, ModuleId> lookup(SystemId id) {
+        return view.index().getOrDefault(id, Map.of());
+    }
+
+    /** The id of the module at {@code ref} in a system. */
+    public Optional<ModuleId> resolve(SystemId system, ModuleRef ref) {
+        return Optional.ofNullable(view.index().getOrDefault(system, Map.of()).get(ref));
+    }
+
+    /** Like {@link #resolve} but failing with SYSTEM_NOT_FOUND or MODULE_NOT_FOUND. */
+    public ModuleId require(SystemId system, ModuleRef ref) {
+        View v = view;
+        Map<ModuleRef, ModuleId> lookup = v.index().get(system);
+        if (lookup == null) {
+            throw noSystem(system);
+        }
+        ModuleId id = lookup.get(ref);
+        if (id == null) {
+            throw new ExecException(ExecException.Code.MODULE_NOT_FOUND, "system " + system + " has no module " + ref);
+        }
+        return id;
+    }
+
+    /** Streams a module's debug lines to {@code listener} until the handle is closed. */
+    public AutoCloseable debug(ModuleId module, Consumer<String> listener) {
+        List<Consumer<String>> l = debugListeners.computeIfAbsent(module, k -> new CopyOnWriteArrayList<>());
+        l.add(listener);
+        return () -> l.remove(listener);
+    }
+
+    /** The driver type a running module runs (for its class name in debug frames). */
+    public Optional<DriverType> runningType(ModuleId module) {
+        return Optional.ofNullable(view.running().get(module)).map(ModuleActor::type);
+    }
+
+    // --- exec: from the caller straight to the module, never through the model's actor
+
+    /** Calls a function on the module at {@code ref} of a system; see {@link #exec(Principal, ModuleId, String, JsonNode, boolean)}. */
+    public CompletableFuture<JsonNode> exec(Principal caller, SystemId system, ModuleRef ref, String function, JsonNode args, boolean here) {
+        try {
+            return exec(caller, require(system, ref), function, args, here);
+        } catch (ExecException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * Calls {@code function} on a module as {@code caller}: arguments checked against the metadata, the caller's role
+     * against its security, run on the module's actor with the exec timeout. With {@code here}, a caller that will wait
+     * for the answer anyway (a WebSocket or REST request) runs the call on its own thread when the module is idle.
+     * Fails with {@link ExecException}.
+     */
+    public CompletableFuture<JsonNode> exec(Principal caller, ModuleId id, String function, JsonNode args, boolean here) {
+        long started = System.nanoTime();
+        try {
+            View v = view;
+            ModuleActor module = v.running().get(id);
+            if (module == null) {
+                throw v.modules().containsKey(id)
+                        ? new ExecException(ExecException.Code.REQUEST_FAILED, "module " + id + " is stopped; start it first")
+                        : noModule(id.value());
+            }
+            DriverType type = module.type();
+            FunctionSpec f = type.metadata().function(function).orElseThrow(() -> new ExecException(ExecException.Code.BAD_REQUEST,
+                    "module " + id + " (driver " + type.metadata().id() + ") has no function '" + function + "'; it has "
+                            + String.join(", ", type.metadata().functions().keySet())));
+            List<JsonNode> checked = Arguments.check(id.value(), f, args);
+            if (!caller.may(f.role())) {
+                denied.increment();
+                log.warn("exec denied user={} role={} module={} function={} reason=needs role {}",
+                        caller.user(), caller.role().id(), id, function, f.role().id());
+                throw new ExecException(ExecException.Code.ACCESS_DENIED, id + "." + function + " needs the role "
+                        + f.role().id() + "; user '" + caller.user() + "' has " + caller.role().id());
+            }
+            CompletableFuture<JsonNode> reply = module.call(f, checked, here);
+            if (!reply.isDone()) {
+                // Only a call still running needs a deadline: one answered inline (the common case) costs no timer.
+                timeouts.scheduleAfter(Duration.ofMillis(execTimeoutMillis), reply,
+                        new ExecTimeout(reply, id + "." + function + " did not answer within " + execTimeoutMillis + " ms"));
+                reply.whenComplete((r, e) -> timeouts.cancel(reply));
+            }
+            return reply.handle((r, e) -> {
+                execTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+                if (e == null) {
+                    return r;
+                }
+                Throwable c = cause(e);
+                if (c instanceof ActorException a) {
+                    throw new ExecException(ExecException.Code.REQUEST_FAILED, a.kind() == ActorException.Kind.MAILBOX_FULL
+                            ? "module " + id + " is busy: " + ModuleActor.MAILBOX + " requests are waiting; try again later"
+                            : "module " + id + " stopped before the call ran");
+                }
+                throw asExec(c, id + "." + function);
+            });
+        } catch (ExecException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public CompletableFuture<JsonNode> exec(Principal caller, String moduleId, String function, JsonNode args) {
+        if (!ModuleId.isValid(moduleId)) {
+            return CompletableFuture.failedFuture(noModule(moduleId));
+        }
+        return exec(caller, ModuleId.of(moduleId), function, args, false);
+    }
+
+    @Override
+    public CompletableFuture<JsonNode> exec(Principal caller, String systemId, String module, int index, String function, JsonNode args) {
+        if (!SystemId.isValid(systemId)) {
+            return CompletableFuture.failedFuture(new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + systemId + "'"));
+        }
+        ModuleRef ref;
+        try {
+            ref = new ModuleRef(module, index);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(new ExecException(ExecException.Code.BAD_REQUEST, e.getMessage()));
+        }
+        return exec(caller, SystemId.of(systemId), ref, function, args, false);
+    }
+
+    @Override
+    public Optional<String> driverOf(String moduleId) {
+        if (!ModuleId.isValid(moduleId)) {
             return Optional.empty();
         }
-        if (!n.isTextual() || n.asText().isBlank()) {
-            throw new ExecException(ExecException.Code.BAD_REQUEST, key + " must be a non-empty text");
-        }
-        return Optional.of(n.asText());
+        return module(ModuleId.of(moduleId)).map(ModuleSpec::driver);
     }
 
-    private static void check(Pattern p, String value, String key, String expected) {
-        if (!p.matcher(value).matches()) {
-            throw new ExecException(ExecException.Code.BAD_REQUEST, key + " '" + value + "' is not valid: expected " + expected);
-        }
+    @Override
+    public void onStopping(Consumer<String> listener) {
+        stoppingListeners.add(listener);
     }
 
-    private static void join(CompletableFuture<Void> f) {
-        try {
-            f.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof ExecException x) {
-                throw x;
-            }
-            throw e;
-        }
+    // --- helpers
+
+    private static ExecException noModule(String id) {
+        return new ExecException(ExecException.Code.MODULE_NOT_FOUND, "there is no module '" + id + "'");
+    }
+
+    private static ExecException noSystem(SystemId id) {
+        return new ExecException(ExecException.Code.SYSTEM_NOT_FOUND, "there is no system '" + id + "'");
+    }
+
+    private static ExecException asExec(Throwable c) {
+        return c instanceof ExecException x ? x : new ExecException(ExecException.Code.UNEXPECTED_FAILURE, String.valueOf(c.getMessage()), c);
+    }
+
+    private static ExecException asExec(Throwable c, String call) {
+        return c instanceof ExecException x ? x : new ExecException(ExecException.Code.UNEXPECTED_FAILURE, call + " failed: " + c, c);
     }
 
     private static Throwable cause(Throwable e) {
-        while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
-                && e.getCause() != null) {
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
             e = e.getCause();
         }
         return e;
     }
 
-    /** Stops every module (jobs hear first and put devices in their neutral state), then writes the status. */
+    /**
+     * Stops following the raw stream, stops every module (jobs hear first and put devices in their neutral state),
+     * then commits how far the modules got and writes their status.
+     */
     @Override
     public void close() {
-        if (tap != null) {
-            tap.close();
+        if (actor.isClosed()) {
+            return;
         }
-        for (String id : List.copyOf(running.keySet())) {
-            stopActor(id);
+        ModuleFeed f = feed;
+        if (f != null) {
+            f.close();
         }
-        status.close();
+        CompletableFuture<Void> stopped = new CompletableFuture<>();
+        actor.send(new StopAll(stopped));
+        try {
+            stopped.join();
+        } catch (CompletionException e) {
+            log.warn("devices did not stop cleanly: {}", cause(e).toString());
+        }
+        actor.close();
+        timeouts.close();
+        subscription.close();
+        if (f != null) {
+            f.commitAll();
+        }
+        status.flush();
     }
 
-    /** What the model needs; all but {@code execTimeoutMillis} are required. */
+    /** What the model needs; all but {@code dir}, {@code clock}, {@code hub} and {@code execTimeoutMillis} are required. */
     public static final class Builder {
         private Path dir;
+        private StateStore state;
+        private ModuleStatusStore status;
         private DriverCatalog drivers;
         private CommandSender commands;
         private Clock clock = Clock.systemUTC();
         private MeterRegistry metrics;
         private long execTimeoutMillis = 5_000;
-        private io.junction.core.hub.EventHub hub;
+        private EventHub hub;
 
         private Builder() {
         }
 
         /** Where module starts, stops and restarts are published ({@code devices.module.*}). */
-        public Builder hub(io.junction.core.hub.EventHub hub) {
+        public Builder hub(EventHub hub) {
             this.hub = hub;
             return this;
         }
 
+        /** The devices folder, where {@code model.json} and {@code status.json} of earlier versions are imported from once. */
         public Builder dir(Path dir) {
             this.dir = dir;
+            return this;
+        }
+
+        /** Where modules, systems and API-defined drivers are kept. */
+        public Builder state(StateStore state) {
+            this.state = state;
+            return this;
+        }
+
+        /** Where module status variables, system lookups and module interfaces are kept. */
+        public Builder status(ModuleStatusStore status) {
+            this.status = status;
             return this;
         }
 
@@ -798,12 +922,13 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
             return this;
         }
 
-        /** Opens the model in {@code dir}: reads {@code model.json} and {@code status.json}; modules start with {@link #start}. */
+        /** Opens the model: loads what is stored (importing old files once); modules start with {@link #start}. */
         public DeviceModel open() {
-            java.util.Objects.requireNonNull(dir, "dir");
-            java.util.Objects.requireNonNull(drivers, "drivers");
-            java.util.Objects.requireNonNull(commands, "commands");
-            java.util.Objects.requireNonNull(metrics, "metrics");
+            Objects.requireNonNull(state, "state");
+            Objects.requireNonNull(status, "status");
+            Objects.requireNonNull(drivers, "drivers");
+            Objects.requireNonNull(commands, "commands");
+            Objects.requireNonNull(metrics, "metrics");
             return new DeviceModel(this);
         }
     }

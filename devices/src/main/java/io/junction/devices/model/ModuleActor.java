@@ -7,99 +7,85 @@ import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
 import io.junction.core.RoutingPattern;
+import io.junction.core.actor.Actor;
+import io.junction.core.device.DeviceUid;
+import io.junction.core.device.ModuleId;
+import io.junction.core.status.ModuleStatusStore;
 import io.junction.devices.driver.Driver;
 import io.junction.devices.driver.DriverContext;
 import io.junction.devices.driver.DriverType;
 import io.junction.devices.driver.ExecException;
 import io.junction.devices.driver.FunctionSpec;
+import io.junction.devices.model.ModuleCommand.Call;
+import io.junction.devices.model.ModuleCommand.Deliver;
+import io.junction.devices.model.ModuleCommand.Stop;
+import io.junction.devices.model.ModuleCommand.Swap;
+import io.junction.devices.model.ModuleCommand.Synced;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running module: its driver instance, called one command at a time, so a function call, a device message and a
- * code swap never overlap. Commands go through a bounded mailbox to the actor's virtual thread: a call into a full
- * mailbox fails at once, a device message into a full one is dropped and counted. A caller that is going to wait for
- * the answer anyway (a WebSocket or REST exec) may run its call on its own thread when the actor is idle — nothing
- * queued, nothing running — which saves two thread hand-offs; the turn lock keeps it one command at a time, and the
- * pending count keeps commands of one caller in order.
+ * One running module: an actor ({@link ModuleCommand}) that owns its driver instance, so a function call, a device
+ * message and a code swap never overlap. A call into a full mailbox is refused at once; the raw follower waits for room
+ * instead (a device message is never dropped while the module runs). A caller that will wait for the answer anyway (a
+ * WebSocket or REST exec) runs its call on its own thread when the module is idle ({@link Actor#runNowOrTell}).
  */
 final class ModuleActor implements DriverContext {
 
     private static final Logger log = LoggerFactory.getLogger(ModuleActor.class);
     static final int MAILBOX = 4096;
 
-    /** What the actor is asked to do. */
-    private sealed interface Command permits Call, Deliver, Swap, Stop {
-    }
-
-    /** Run a checked function; complete {@code result} with its JSON answer. */
-    private record Call(FunctionSpec function, List<JsonNode> args, CompletableFuture<JsonNode> result) implements Command {
-    }
-
-    /** A message from the device or a followed key. */
-    private record Deliver(Message message) implements Command {
-    }
-
-    /** Stop the current instance and start one of {@code type} (new code, or the same driver restarted). */
-    private record Swap(DriverType type, CompletableFuture<Void> done) implements Command {
-    }
-
-    /** Stop the instance and end the loop. */
-    private record Stop(CompletableFuture<Void> done) implements Command {
-    }
-
-    /** What the actor needs of the model: status, following keys, commands, debug listeners. */
+    /** What the module needs of the model: the status port, egress, its debug listeners, and news of what it follows. */
     interface Host {
-        StatusTable status();
-
-        void follow(ModuleActor actor, RoutingPattern pattern);
-
-        void unfollowAll(ModuleActor actor);
+        ModuleStatusStore status();
 
         CompletableFuture<Message> send(RoutingKey key, String body);
 
-        void debug(String moduleId, String line);
+        /** The module's followed keys changed: the raw routes must be rebuilt. */
+        void rerouted();
+
+        void debug(ModuleId module, String line);
 
         Clock clock();
     }
 
     private final ModuleSpec spec;
     private final Host host;
-    private final ArrayBlockingQueue<Command> mailbox = new ArrayBlockingQueue<>(MAILBOX);
-    /** Commands queued or running; 0 means idle. */
-    private final java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger();
-    /** Held while a command runs, on the actor's thread or a caller's. */
-    private final java.util.concurrent.locks.ReentrantLock turn = new java.util.concurrent.locks.ReentrantLock();
-    private volatile boolean stopped;
+    private final Actor<ModuleCommand> actor;
+    /** Device messages that reached the module once it was stopping, so no driver saw them. */
     private final LongAdder dropped = new LongAdder();
     private volatile DriverType type;
     private volatile String lastError = "";
+    /** What the driver follows; written on the module's turn, read by the model when it rebuilds the routes. */
+    private volatile List<RoutingPattern> followed = List.of();
+    /** The driver instance; touched only on the module's turn. */
     private Driver driver;
-    private final Thread thread;
+    private boolean stopped;
 
     ModuleActor(ModuleSpec spec, DriverType type, Host host) {
         this.spec = spec;
         this.type = type;
         this.host = host;
-        this.thread = Thread.ofVirtual().name("module-" + spec.id()).unstarted(this::loop);
+        this.actor = Actor.start("module-" + spec.id(), MAILBOX, host.clock(), this::handle);
     }
 
-    /** Starts the loop; the driver's {@code start} runs first, and its failure completes the future exceptionally. */
+    /** Starts the driver; its failure completes the future exceptionally (and leaves the module running without it). */
     CompletableFuture<Void> start() {
         CompletableFuture<Void> started = new CompletableFuture<>();
-        pending.incrementAndGet();
-        mailbox.add(new Swap(type, started));
-        thread.start();
+        actor.tell(new Swap(type, started));
         return started;
     }
 
@@ -119,112 +105,85 @@ final class ModuleActor implements DriverContext {
         return dropped.sum();
     }
 
-    /** Runs the call on this thread when the actor is idle, else queues it; either way one command at a time. */
-    CompletableFuture<JsonNode> callHere(FunctionSpec function, List<JsonNode> args) {
-        if (!pending.compareAndSet(0, 1)) {
-            return call(function, args);
-        }
-        CompletableFuture<JsonNode> result = new CompletableFuture<>();
-        turn.lock();
-        try {
-            if (stopped) {
-                result.completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED, "module " + spec.id() + " is stopped"));
-            } else {
-                run(new Call(function, args, result));
-            }
-        } finally {
-            turn.unlock();
-            pending.decrementAndGet();
-        }
-        return result;
+    List<RoutingPattern> followed() {
+        return followed;
     }
 
-    CompletableFuture<JsonNode> call(FunctionSpec function, List<JsonNode> args) {
-        CompletableFuture<JsonNode> result = new CompletableFuture<>();
-        if (!offer(new Call(function, args, result))) {
-            result.completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED,
-                    "module " + spec.id() + " is busy: " + MAILBOX + " requests are waiting; try again later"));
+    /**
+     * Calls a checked function: inline on this thread when {@code here} and the module is idle, else through the
+     * mailbox. A refusal (full mailbox, module stopped) fails the answer with an {@code ActorException}.
+     */
+    CompletableFuture<JsonNode> call(FunctionSpec function, List<JsonNode> args, boolean here) {
+        Call call = new Call(function, args, new CompletableFuture<>());
+        if (here) {
+            actor.runNowOrTell(call);
+        } else {
+            actor.tell(call);
         }
-        return result;
+        return call.reply();
     }
 
-    private boolean offer(Command c) {
-        pending.incrementAndGet();
-        if (mailbox.offer(c)) {
-            return true;
-        }
-        pending.decrementAndGet();
-        return false;
-    }
-
-    private void put(Command c) throws InterruptedException {
-        pending.incrementAndGet();
-        try {
-            mailbox.put(c);
-        } catch (InterruptedException e) {
-            pending.decrementAndGet();
-            throw e;
-        }
-    }
-
-    void deliver(Message message) {
-        if (!offer(new Deliver(message))) {
+    /**
+     * Hands over a raw-stream message, waiting while the mailbox is full (never drops while the module runs); false
+     * (and counted) when the module is closed or the caller was interrupted.
+     */
+    boolean deliver(Message message) {
+        if (!actor.send(new Deliver(message))) {
             dropped.increment();
+            return false;
         }
+        return true;
     }
 
-    /** Restarts on {@code newType} after the work already queued (which finishes on the old code). */
+    /** Completes once every message delivered so far was handled (or the module closed). */
+    CompletableFuture<Void> synced() {
+        Synced s = new Synced(new CompletableFuture<>());
+        actor.send(s);
+        return s.reply();
+    }
+
+    /**
+     * Restarts on {@code newType} after the work already queued (which finishes on the old code); refused when the
+     * mailbox is full, so the caller (the model) never waits on a busy module.
+     */
     CompletableFuture<Void> swap(DriverType newType) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        try {
-            put(new Swap(newType, done));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            done.completeExceptionally(e);
-        }
+        actor.tell(new Swap(newType, done));
         return done;
     }
 
-    CompletableFuture<Void> stop() {
+    /**
+     * Stops the driver (waiting at most {@code wait} for the work queued before), then closes the actor. A module
+     * whose mailbox is full or whose driver hangs is closed all the same: what is left is refused and counted.
+     */
+    void stop(Duration wait) {
         CompletableFuture<Void> done = new CompletableFuture<>();
+        actor.tell(new Stop(done));
         try {
-            put(new Stop(done));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            done.completeExceptionally(e);
+            done.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.warn("module id={} did not stop in {} ms: {}", spec.id(), wait.toMillis(), e.toString());
         }
-        return done;
+        actor.close();
     }
 
-    private void loop() {
-        while (true) {
-            Command c;
-            try {
-                c = mailbox.take();
-            } catch (InterruptedException e) {
-                stopDriver();
-                return;
-            }
-            turn.lock();
-            try {
-                switch (c) {
-                    case Call call -> run(call);
-                    case Deliver d -> receive(d.message());
-                    case Swap s -> {
-                        stopDriver();
-                        startDriver(s.type(), s.done());
-                    }
-                    case Stop s -> {
-                        stopped = true;
-                        stopDriver();
-                        failRemaining();
-                        s.done().complete(null);
-                        return;
-                    }
+    private void handle(ModuleCommand command) {
+        switch (command) {
+            case Call c -> run(c);
+            case Deliver d -> receive(d.message());
+            case Synced s -> s.reply().complete(null);
+            case Swap s -> {
+                if (stopped) {
+                    s.reply().complete(null);
+                    return;
                 }
-            } finally {
-                turn.unlock();
-                pending.decrementAndGet();
+                stopDriver();
+                startDriver(s.type(), s.reply());
+            }
+            case Stop s -> {
+                stopped = true;
+                stopDriver();
+                s.reply().complete(null);
             }
         }
     }
@@ -247,7 +206,10 @@ final class ModuleActor implements DriverContext {
     }
 
     private void stopDriver() {
-        host.unfollowAll(this);
+        if (!followed.isEmpty()) {
+            followed = List.of();
+            host.rerouted();
+        }
         if (driver == null) {
             return;
         }
@@ -261,13 +223,14 @@ final class ModuleActor implements DriverContext {
 
     private void run(Call call) {
         if (driver == null) {
-            call.result().completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED,
-                    "module " + spec.id() + " is not running its driver" + (lastError.isEmpty() ? "" : " (" + lastError + ")")));
+            call.reply().completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED, stopped
+                    ? "module " + spec.id() + " stopped before the call ran"
+                    : "module " + spec.id() + " is not running its driver" + (lastError.isEmpty() ? "" : " (" + lastError + ")")));
             return;
         }
         FunctionSpec current = type.metadata().function(call.function().name()).orElse(null);
         if (current == null) {
-            call.result().completeExceptionally(new ExecException(ExecException.Code.BAD_REQUEST,
+            call.reply().completeExceptionally(new ExecException(ExecException.Code.BAD_REQUEST,
                     "module " + spec.id() + " has no function " + call.function().name() + " since its driver was replaced"));
             return;
         }
@@ -276,16 +239,16 @@ final class ModuleActor implements DriverContext {
             if (result instanceof CompletionStage<?> stage) {
                 stage.whenComplete((v, e) -> {
                     if (e != null) {
-                        call.result().completeExceptionally(failure(call, e));
+                        call.reply().completeExceptionally(failure(call, e));
                     } else {
-                        call.result().complete(toJson(v));
+                        call.reply().complete(toJson(v));
                     }
                 });
             } else {
-                call.result().complete(toJson(result));
+                call.reply().complete(toJson(result));
             }
         } catch (Throwable t) {
-            call.result().completeExceptionally(failure(call, t));
+            call.reply().completeExceptionally(failure(call, t));
         }
     }
 
@@ -313,6 +276,9 @@ final class ModuleActor implements DriverContext {
 
     private void receive(Message m) {
         if (driver == null) {
+            if (stopped) {
+                dropped.increment();
+            }
             return;
         }
         try {
@@ -320,20 +286,6 @@ final class ModuleActor implements DriverContext {
         } catch (Throwable t) {
             lastError = "message " + m.key().value() + " failed: " + describe(t);
             log.debug("module id={} failed on message key={}: {}", spec.id(), m.key().value(), describe(t));
-        }
-    }
-
-    private void failRemaining() {
-        List<Command> left = new ArrayList<>();
-        mailbox.drainTo(left);
-        for (Command c : left) {
-            switch (c) {
-                case Call call -> call.result().completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED,
-                        "module " + spec.id() + " stopped before the call ran"));
-                case Swap s -> s.done().complete(null);
-                case Stop s -> s.done().complete(null);
-                case Deliver d -> { }
-            }
         }
     }
 
@@ -345,11 +297,11 @@ final class ModuleActor implements DriverContext {
         return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
-    // --- DriverContext, used by the driver on this actor's thread
+    // --- DriverContext, used by the driver on this module's turn
 
     @Override
     public String moduleId() {
-        return spec.id();
+        return spec.id().value();
     }
 
     @Override
@@ -364,22 +316,31 @@ final class ModuleActor implements DriverContext {
 
     @Override
     public Optional<String> device() {
-        return spec.device();
+        return spec.device().map(DeviceUid::value);
     }
 
     @Override
     public void status(String name, Object value) {
-        host.status().set(spec.id(), name, toJson(value));
+        host.status().set(spec.id(), name, toJson(value).toString());
     }
 
     @Override
     public Optional<JsonNode> status(String name) {
-        return host.status().get(spec.id(), name);
+        return host.status().get(spec.id(), name).map(json -> {
+            try {
+                return Json.parse(json);
+            } catch (IOException e) {
+                throw new UncheckedIOException("status " + name + " of module " + spec.id() + " is not JSON", e);
+            }
+        });
     }
 
     @Override
     public void follow(RoutingPattern pattern) {
-        host.follow(this, pattern);
+        List<RoutingPattern> more = new ArrayList<>(followed);
+        more.add(pattern);
+        followed = List.copyOf(more);
+        host.rerouted();
     }
 
     @Override
