@@ -47,7 +47,17 @@ public final class Clients {
      * {@code extra} TOML; the admin's password from {@link #ENV}.
      */
     public static JunctionConfig config(Path dir, String fsync, String extra) {
-        return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(), """
+        return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(),
+                baseToml(dir) + "fsync = \"" + fsync + "\"\n\n" + extra + "\n");
+    }
+
+    /**
+     * The {@code [mqtt]}, {@code [http]} and {@code [data]} sections of {@link #config}: anonymous MQTT and HTTP on
+     * ports the system picks, on 127.0.0.1, the data in {@code <dir>/data}. It ends inside {@code [data]}, so that a
+     * caller may add keys to that table.
+     */
+    public static String baseToml(Path dir) {
+        return """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -59,10 +69,7 @@ public final class Clients {
 
                 [data]
                 dir = "%s"
-                fsync = "%s"
-
-                %s
-                """.formatted(tomlPath(dir.resolve("data")), fsync, extra));
+                """.formatted(tomlPath(dir.resolve("data")));
     }
 
     /** A path as a TOML string's content. */
