@@ -218,6 +218,22 @@ public final class Clients {
         }
     }
 
+    /** Takes frames off {@code frames} until one matches, skipping the others; null after {@code seconds}. */
+    public static JsonNode nextFrame(BlockingQueue<JsonNode> frames, java.util.function.Predicate<JsonNode> matches, int seconds)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
+            JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
+            if (f != null && matches.test(f)) {
+                return f;
+            }
+        }
+    }
+
     /** A WebSocket client on /api/ws that keeps every text frame as JSON. */
     public static final class Ws implements WebSocket.Listener, AutoCloseable {
         final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
@@ -239,17 +255,7 @@ public final class Clients {
 
         /** The next frame of {@code type} for which {@code matches} holds, skipping others, or null after the timeout. */
         public JsonNode next(String type, java.util.function.Predicate<JsonNode> matches, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
-                JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
-                if (f != null && type.equals(f.path("type").asText()) && matches.test(f)) {
-                    return f;
-                }
-            }
+            return nextFrame(frames, f -> type.equals(f.path("type").asText()) && matches.test(f), seconds);
         }
 
         @Override
