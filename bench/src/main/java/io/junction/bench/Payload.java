@@ -87,70 +87,7 @@ public final class Payload {
 
     /** Reads the fields from an MQTT payload; false when it is not a bench payload. */
     public boolean parse(ByteBuf b) {
-        int from = b.readerIndex();
-        int to = b.writerIndex();
-        long[] out = scratch;
-        int i = field(b, from, to, 't', out);
-        if (i < 0) {
-            return false;
-        }
-        t = out[0];
-        i = field(b, i, to, 'r', out);
-        if (i < 0) {
-            return false;
-        }
-        run = (int) out[0];
-        i = field(b, i, to, 'd', out);
-        if (i < 0) {
-            return false;
-        }
-        device = (int) out[0];
-        i = field(b, i, to, 's', out);
-        if (i < 0) {
-            return false;
-        }
-        seq = out[0];
-        return true;
-    }
-
-    private static int field(ByteBuf b, int from, int to, char name, long[] out) {
-        for (int i = from; i + 3 < to; i++) {
-            if (b.getByte(i) == '"' && b.getByte(i + 1) == name && b.getByte(i + 2) == '"') {
-                int j = i + 3;
-                while (j < to && isSpace(b.getByte(j))) {
-                    j++;
-                }
-                if (j >= to || b.getByte(j) != ':') {
-                    continue;
-                }
-                j++;
-                while (j < to && isSpace(b.getByte(j))) {
-                    j++;
-                }
-                boolean neg = false;
-                if (j < to && b.getByte(j) == '-') {
-                    neg = true;
-                    j++;
-                }
-                long v = 0;
-                int digits = 0;
-                while (j < to) {
-                    byte c = b.getByte(j);
-                    if (c < '0' || c > '9') {
-                        break;
-                    }
-                    v = v * 10 + (c - '0');
-                    digits++;
-                    j++;
-                }
-                if (digits == 0) {
-                    return -1;
-                }
-                out[0] = neg ? -v : v;
-                return j;
-            }
-        }
-        return -1;
+        return parse(b::getByte, b.readerIndex(), b.writerIndex());
     }
 
     /**
@@ -158,23 +95,33 @@ public final class Payload {
      * {@code "body"} begins); false when they are not all there.
      */
     public boolean parse(CharSequence s, int from) {
+        return parse(s::charAt, from, s.length());
+    }
+
+    /** The characters of a payload, as bytes of a buffer or chars of a text, so that one parser reads both. */
+    @FunctionalInterface
+    private interface Chars {
+        int at(int index);
+    }
+
+    private boolean parse(Chars in, int from, int to) {
         long[] out = scratch;
-        int i = field(s, from, 't', out);
+        int i = field(in, from, to, 't', out);
         if (i < 0) {
             return false;
         }
         t = out[0];
-        i = field(s, i, 'r', out);
+        i = field(in, i, to, 'r', out);
         if (i < 0) {
             return false;
         }
         run = (int) out[0];
-        i = field(s, i, 'd', out);
+        i = field(in, i, to, 'd', out);
         if (i < 0) {
             return false;
         }
         device = (int) out[0];
-        i = field(s, i, 's', out);
+        i = field(in, i, to, 's', out);
         if (i < 0) {
             return false;
         }
@@ -182,30 +129,29 @@ public final class Payload {
         return true;
     }
 
-    private static int field(CharSequence s, int from, char name, long[] out) {
-        int to = s.length();
+    private static int field(Chars in, int from, int to, char name, long[] out) {
         for (int i = from; i + 3 < to; i++) {
-            if (s.charAt(i) == '"' && s.charAt(i + 1) == name && s.charAt(i + 2) == '"') {
+            if (in.at(i) == '"' && in.at(i + 1) == name && in.at(i + 2) == '"') {
                 int j = i + 3;
-                while (j < to && isSpace(s.charAt(j))) {
+                while (j < to && isSpace(in.at(j))) {
                     j++;
                 }
-                if (j >= to || s.charAt(j) != ':') {
+                if (j >= to || in.at(j) != ':') {
                     continue;
                 }
                 j++;
-                while (j < to && isSpace(s.charAt(j))) {
+                while (j < to && isSpace(in.at(j))) {
                     j++;
                 }
                 boolean neg = false;
-                if (j < to && s.charAt(j) == '-') {
+                if (j < to && in.at(j) == '-') {
                     neg = true;
                     j++;
                 }
                 long v = 0;
                 int digits = 0;
                 while (j < to) {
-                    char c = s.charAt(j);
+                    int c = in.at(j);
                     if (c < '0' || c > '9') {
                         break;
                     }

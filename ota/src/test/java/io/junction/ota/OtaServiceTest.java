@@ -9,10 +9,8 @@ import io.junction.core.Json;
 import io.junction.core.Message;
 import io.junction.core.RoutingKey;
 import io.junction.core.hub.EventHub;
-import io.junction.core.state.StateChange;
-import io.junction.core.state.StateRecord;
 import io.junction.core.state.StateStore;
-import io.junction.core.state.StateWrite;
+import io.junction.core.testing.ForwardingStateStore;
 import io.junction.core.testing.MemoryStateStore;
 import io.junction.core.testing.MutableClock;
 import io.junction.ota.RolloutCommand.RolloutSpec;
@@ -386,50 +384,21 @@ class OtaServiceTest {
     }
 
     /** The state port with writes that fail while {@code fail} is set, as a full disk would make them. */
-    static final class FailingStore implements StateStore {
-        final StateStore inner;
+    static final class FailingStore extends ForwardingStateStore {
         volatile boolean fail;
 
         FailingStore(StateStore inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override
-        public Optional<StateRecord> get(String collection, String key) {
-            return inner.get(collection, key);
-        }
-
-        @Override
-        public List<StateRecord> list(String collection) {
-            return inner.list(collection);
-        }
-
-        @Override
-        public StateRecord put(String collection, String key, String json, long expectedVersion) {
-            return write(List.of(new StateWrite.Put(collection, key, json, expectedVersion))).get(0);
-        }
-
-        @Override
-        public boolean delete(String collection, String key, long expectedVersion) {
+        protected void beforeWrite() {
             if (fail) {
                 throw new IllegalStateException("the disk is full");
             }
-            return inner.delete(collection, key, expectedVersion);
         }
 
-        @Override
-        public List<StateRecord> write(List<StateWrite> writes) {
-            if (fail) {
-                throw new IllegalStateException("the disk is full");
-            }
-            return inner.write(writes);
-        }
-
-        @Override
-        public Watch watch(String collection, java.util.function.Consumer<StateChange> listener) {
-            return inner.watch(collection, listener);
-        }
-
+        /** The inner store belongs to the test, which closes it. */
         @Override
         public void close() {
         }

@@ -1,7 +1,5 @@
 package io.junction.server;
 
-import io.junction.core.config.Section;
-import io.junction.core.feature.Feature;
 import io.junction.core.feature.FeatureContext;
 import io.junction.devices.auth.Accounts;
 import io.junction.devices.auth.AuthRoutes;
@@ -13,18 +11,12 @@ import java.io.UncheckedIOException;
  * Opens the users and tokens (in the state port; an older {@code <data>/auth} folder is imported once) for the
  * composition root and adds their routes.
  */
-final class AuthFeature implements Feature<AuthSettings> {
+final class AuthFeature extends NamedFeature<AuthSettings> {
 
     private Accounts accounts;
 
-    @Override
-    public String name() {
-        return "auth";
-    }
-
-    @Override
-    public AuthSettings check(Section root) {
-        return AuthSettings.read(root);
+    AuthFeature() {
+        super("auth", AuthSettings::read);
     }
 
     @Override

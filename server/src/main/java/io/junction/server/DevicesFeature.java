@@ -6,7 +6,6 @@ import io.junction.devices.DevicesSettings;
 import io.junction.engine.EngineSettings;
 import io.junction.core.device.FunctionCalls;
 import io.junction.core.http.Access;
-import io.junction.core.feature.Feature;
 import io.junction.core.feature.FeatureContext;
 import io.junction.devices.DeviceRoutes;
 import io.junction.devices.builtin.VirtualDriver;
@@ -27,7 +26,7 @@ import java.nio.file.Path;
  * (in the state port; their status behind the module status port), durable jobs in
  * {@code <data dir>/jobs}, their routes and the real-time WebSocket. Every module that was running is started again before the feature says it is ready.
  */
-final class DevicesFeature implements Feature<DevicesSettings> {
+final class DevicesFeature extends NamedFeature<DevicesSettings> {
 
     /** Where PlaceOS front-ends open the real-time socket; both paths serve the same protocol. */
     static final String WEBSOCKET = "/api/engine/v2/websocket";
@@ -35,11 +34,6 @@ final class DevicesFeature implements Feature<DevicesSettings> {
 
     /** Exec on modules, offered to the engine (scripts' {@code exec}); there once the feature has started. */
     private FunctionCalls calls;
-
-    @Override
-    public String name() {
-        return "devices";
-    }
 
     /** Function calls on the modules, for the features started after this one. */
     FunctionCalls calls() {
@@ -62,6 +56,10 @@ final class DevicesFeature implements Feature<DevicesSettings> {
         return list;
     }
 
+    DevicesFeature() {
+        super("devices", DevicesSettings::read);
+    }
+
     /**
      * Reads {@code [devices]}, {@code [[drivers]]} and {@code [[jobs]]} and checks each driver and job as far as can be
      * done without starting anything: its shape, types and placeholders. Whether a job's functions exist is checked at
@@ -69,7 +67,7 @@ final class DevicesFeature implements Feature<DevicesSettings> {
      */
     @Override
     public DevicesSettings check(Section root) {
-        DevicesSettings settings = DevicesSettings.read(root);
+        DevicesSettings settings = super.check(root);
         configDrivers(settings);
         for (DevicesSettings.Definition d : settings.jobs()) {
             try {

@@ -1,7 +1,5 @@
 package io.junction.server;
 
-import io.junction.core.config.Section;
-import io.junction.core.feature.Feature;
 import io.junction.core.feature.FeatureContext;
 import io.junction.engine.Engine;
 import io.junction.engine.EngineRoutes;
@@ -14,23 +12,14 @@ import java.nio.file.Path;
  * in the state port (the files older servers wrote in {@code <data dir>/engine} are imported once), the plugins
  * folder ({@code [engine] plugins}, by default {@code plugins} beside the data directory), and its routes.
  */
-final class EngineFeature implements Feature<EngineSettings> {
+final class EngineFeature extends NamedFeature<EngineSettings> {
 
     /** Where scripts' {@code exec} goes: the devices' modules. */
     private final DevicesFeature devices;
 
     EngineFeature(DevicesFeature devices) {
+        super("engine", EngineSettings::read);
         this.devices = devices;
-    }
-
-    @Override
-    public String name() {
-        return "engine";
-    }
-
-    @Override
-    public EngineSettings check(Section root) {
-        return EngineSettings.read(root);
     }
 
     @Override

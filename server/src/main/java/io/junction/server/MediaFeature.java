@@ -2,7 +2,6 @@ package io.junction.server;
 
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.Section;
-import io.junction.core.feature.Feature;
 import io.junction.core.feature.FeatureContext;
 import io.junction.core.http.ApiResponse;
 import io.junction.core.http.Method;
@@ -29,13 +28,12 @@ import java.util.concurrent.TimeUnit;
  * Starts live video for the composition root: the ffmpeg endpoint, the workflow manager with the config file's
  * workflows and reactors, the RTMP endpoint, and the workflow and HLS routes. Returns what closes them in reverse.
  */
-final class MediaFeature implements Feature<MediaSettings> {
+final class MediaFeature extends NamedFeature<MediaSettings> {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MediaFeature.class);
 
-    @Override
-    public String name() {
-        return "media";
+    MediaFeature() {
+        super("media", MediaSettings::read);
     }
 
     /**
@@ -44,7 +42,7 @@ final class MediaFeature implements Feature<MediaSettings> {
      */
     @Override
     public MediaSettings check(Section root) {
-        MediaSettings settings = MediaSettings.read(root);
+        MediaSettings settings = super.check(root);
         for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
             Definitions.fromConfig(spec);
         }

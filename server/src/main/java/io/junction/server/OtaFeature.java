@@ -1,8 +1,6 @@
 package io.junction.server;
 
 import io.junction.core.config.ConfigException;
-import io.junction.core.config.Section;
-import io.junction.core.feature.Feature;
 import io.junction.core.feature.FeatureContext;
 import io.junction.ota.OtaService;
 import io.junction.ota.OtaSettings;
@@ -15,16 +13,10 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /** Starts the OTA feature for the composition root and returns what closes it. */
-final class OtaFeature implements Feature<OtaSettings> {
+final class OtaFeature extends NamedFeature<OtaSettings> {
 
-    @Override
-    public String name() {
-        return "ota";
-    }
-
-    @Override
-    public OtaSettings check(Section root) {
-        return OtaSettings.read(root);
+    OtaFeature() {
+        super("ota", OtaSettings::read);
     }
 
     @Override

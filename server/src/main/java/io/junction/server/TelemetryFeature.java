@@ -2,8 +2,6 @@ package io.junction.server;
 
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.JunctionConfig;
-import io.junction.core.config.Section;
-import io.junction.core.feature.Feature;
 import io.junction.core.feature.FeatureContext;
 import io.junction.core.stream.MessageStream;
 import io.junction.core.telemetry.TelemetryStore;
@@ -17,16 +15,10 @@ import io.junction.telemetry.TelemetrySettings;
  * SQLite in {@code <data dir>/telemetry}, or PostgreSQL), starts the writer on the raw stream, the maintenance and the
  * routes, and returns what closes them in reverse.
  */
-final class TelemetryFeature implements Feature<TelemetrySettings> {
+final class TelemetryFeature extends NamedFeature<TelemetrySettings> {
 
-    @Override
-    public String name() {
-        return "telemetry";
-    }
-
-    @Override
-    public TelemetrySettings check(Section root) {
-        return TelemetrySettings.read(root);
+    TelemetryFeature() {
+        super("telemetry", TelemetrySettings::read);
     }
 
     @Override

@@ -47,7 +47,17 @@ public final class Clients {
      * {@code extra} TOML; the admin's password from {@link #ENV}.
      */
     public static JunctionConfig config(Path dir, String fsync, String extra) {
-        return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(), """
+        return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(),
+                baseToml(dir) + "fsync = \"" + fsync + "\"\n\n" + extra + "\n");
+    }
+
+    /**
+     * The {@code [mqtt]}, {@code [http]} and {@code [data]} sections of {@link #config}: anonymous MQTT and HTTP on
+     * ports the system picks, on 127.0.0.1, the data in {@code <dir>/data}. It ends inside {@code [data]}, so that a
+     * caller may add keys to that table.
+     */
+    public static String baseToml(Path dir) {
+        return """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -59,10 +69,7 @@ public final class Clients {
 
                 [data]
                 dir = "%s"
-                fsync = "%s"
-
-                %s
-                """.formatted(tomlPath(dir.resolve("data")), fsync, extra));
+                """.formatted(tomlPath(dir.resolve("data")));
     }
 
     /** A path as a TOML string's content. */
@@ -211,6 +218,22 @@ public final class Clients {
         }
     }
 
+    /** Takes frames off {@code frames} until one matches, skipping the others; null after {@code seconds}. */
+    public static JsonNode nextFrame(BlockingQueue<JsonNode> frames, java.util.function.Predicate<JsonNode> matches, int seconds)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
+            JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
+            if (f != null && matches.test(f)) {
+                return f;
+            }
+        }
+    }
+
     /** A WebSocket client on /api/ws that keeps every text frame as JSON. */
     public static final class Ws implements WebSocket.Listener, AutoCloseable {
         final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
@@ -232,17 +255,7 @@ public final class Clients {
 
         /** The next frame of {@code type} for which {@code matches} holds, skipping others, or null after the timeout. */
         public JsonNode next(String type, java.util.function.Predicate<JsonNode> matches, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
-                JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
-                if (f != null && type.equals(f.path("type").asText()) && matches.test(f)) {
-                    return f;
-                }
-            }
+            return nextFrame(frames, f -> type.equals(f.path("type").asText()) && matches.test(f), seconds);
         }
 
         @Override

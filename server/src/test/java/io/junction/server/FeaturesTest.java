@@ -81,19 +81,6 @@ class FeaturesTest {
     }
 
     private String base() {
-        return """
-                [mqtt]
-                port = 0
-                host = "127.0.0.1"
-                anonymous = true
-
-                [http]
-                port = 0
-                host = "127.0.0.1"
-
-                [data]
-                dir = "%s"
-
-                """.formatted(Clients.tomlPath(dir.resolve("data")));
+        return Clients.baseToml(dir) + "\n";
     }
 }

@@ -6,10 +6,9 @@ import ch.qos.logback.core.read.ListAppender;
 import io.junction.core.auth.PasswordHash;
 import io.junction.core.auth.Principal;
 import io.junction.core.auth.Role;
-import io.junction.core.state.StateChange;
 import io.junction.core.state.StateRecord;
 import io.junction.core.state.StateStore;
-import io.junction.core.state.StateWrite;
+import io.junction.core.testing.ForwardingStateStore;
 import io.junction.core.testing.MemoryStateStore;
 import io.junction.core.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
@@ -474,13 +473,12 @@ class AccountsTest {
      * The state store with a gate: once {@link #holdNextWrite()} is called, the next write waits (having read what it
      * builds on) until {@link #release()}, so a test can let another change win the race in between.
      */
-    static final class GatedStore implements StateStore {
-        private final StateStore inner;
+    static final class GatedStore extends ForwardingStateStore {
         private volatile CountDownLatch arrived;
         private volatile CountDownLatch gate;
 
         GatedStore(StateStore inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         void holdNextWrite() {
@@ -505,7 +503,8 @@ class AccountsTest {
             return null;
         }
 
-        private void pass() {
+        @Override
+        protected void beforeWrite() {
             CountDownLatch g = take();
             if (g != null) {
                 try {
@@ -514,44 +513,6 @@ class AccountsTest {
                     Thread.currentThread().interrupt();
                 }
             }
-        }
-
-        @Override
-        public Optional<StateRecord> get(String collection, String key) {
-            return inner.get(collection, key);
-        }
-
-        @Override
-        public List<StateRecord> list(String collection) {
-            return inner.list(collection);
-        }
-
-        @Override
-        public StateRecord put(String collection, String key, String json, long expectedVersion) {
-            pass();
-            return inner.put(collection, key, json, expectedVersion);
-        }
-
-        @Override
-        public boolean delete(String collection, String key, long expectedVersion) {
-            pass();
-            return inner.delete(collection, key, expectedVersion);
-        }
-
-        @Override
-        public List<StateRecord> write(List<StateWrite> writes) {
-            pass();
-            return inner.write(writes);
-        }
-
-        @Override
-        public Watch watch(String collection, java.util.function.Consumer<StateChange> listener) {
-            return inner.watch(collection, listener);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 

@@ -1,5 +1,6 @@
 package io.junction.mqtt.broker;
 
+import static io.junction.mqtt.broker.TestBroker.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -20,12 +21,11 @@ import com.hivemq.client.mqtt.mqtt5.message.publish.puback.Mqtt5PubAckReasonCode
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.suback.Mqtt5SubAck;
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.suback.Mqtt5SubAckReasonCode;
 import io.junction.core.auth.PasswordHash;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 class AuthTest {
@@ -34,20 +34,12 @@ class AuthTest {
         return PasswordHash.hash(password.toCharArray(), 1_000);
     }
 
+    @AutoClose
     private final TestBroker t = new TestBroker(BrokerSettings.builder()
             .user("dev-a", BrokerUser.device(hash("pw-a")))
             .user("dev-b", BrokerUser.device(hash("pw-b")))
             .user("dev-c", new BrokerUser(hash("pw-c"), "c-uid", List.of("shared/in/#"), List.of("shared/out/+")))
             .user("admin", BrokerUser.allowedEverything(hash("pw-admin"))));
-
-    @AfterEach
-    void close() {
-        t.close();
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     private Mqtt5AsyncClient login5(String clientId, String user, String password) throws Exception {
         Mqtt5AsyncClient c = t.v5(clientId);

@@ -1,38 +1,28 @@
 package io.junction.mqtt.broker;
 
+import static io.junction.mqtt.broker.TestBroker.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5Publish;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 class BadInputTest {
 
+    @AutoClose
     private final TestBroker t = new TestBroker(BrokerSettings.builder().anonymous(true).maxPayloadBytes(1024));
-
-    @AfterEach
-    void close() {
-        t.close();
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     /** A subscriber and a publisher that must keep working while other connections misbehave. */
     private void assertOthersStillWork(String topic) throws Exception {
-        Mqtt5AsyncClient sub = t.v5("bystander-sub-" + topic);
-        Mqtt5AsyncClient pub = t.v5("bystander-pub-" + topic);
-        sub.connect().get(5, TimeUnit.SECONDS);
-        pub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("bystander-sub-" + topic);
+        Mqtt5AsyncClient pub = t.connectedV5("bystander-pub-" + topic);
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter(topic).qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
         pub.publishWith().topic(topic).payload(utf8("still fine")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
@@ -41,10 +31,8 @@ class BadInputTest {
 
     @Test
     void garbageBytesCloseOnlyThatConnection() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("steady-sub");
-        Mqtt5AsyncClient pub = t.v5("steady-pub");
-        sub.connect().get(5, TimeUnit.SECONDS);
-        pub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("steady-sub");
+        Mqtt5AsyncClient pub = t.connectedV5("steady-pub");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("steady").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
 

@@ -1,5 +1,6 @@
 package io.junction.mqtt.broker;
 
+import static io.junction.mqtt.broker.TestBroker.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -23,35 +24,25 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 class IngestTest {
 
+    @AutoClose
     private TestBroker t = TestBroker.anonymous();
-
-    @AfterEach
-    void close() {
-        t.close();
-    }
 
     private void restart(BrokerSettings.Builder settings) {
         t.close();
         t = new TestBroker(settings);
     }
 
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
-
     @Test
     void pubackWaitsForTheHandlerStageToComplete() throws Exception {
         t.handler.answerWith(p -> CompletableFuture.runAsync(() -> { },
                 CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS)));
-        Mqtt5AsyncClient v5 = t.v5("slow5");
-        Mqtt3AsyncClient v3 = t.v3("slow3");
-        v5.connect().get(5, TimeUnit.SECONDS);
-        v3.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient v5 = t.connectedV5("slow5");
+        Mqtt3AsyncClient v3 = t.connectedV3("slow3");
 
         long start = System.nanoTime();
         v5.publishWith().topic("slow/5").payload(utf8("x")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
@@ -73,8 +64,7 @@ class IngestTest {
             stages.add(f);
             return f;
         });
-        Mqtt5AsyncClient c = t.v5("flood");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient c = t.connectedV5("flood");
 
         List<CompletableFuture<Mqtt5PublishResult>> results = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
@@ -103,8 +93,7 @@ class IngestTest {
             stages.add(f);
             return f;
         });
-        Mqtt3AsyncClient c = t.v3("flood3");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt3AsyncClient c = t.connectedV3("flood3");
 
         for (int i = 0; i < 200; i++) {
             c.publishWith().topic("q0/" + i).payload(utf8("m" + i)).qos(MqttQos.AT_MOST_ONCE).send();
@@ -143,8 +132,7 @@ class IngestTest {
 
     @Test
     void resentQos2PublishIsIngestedAndDeliveredOnce() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("q2-sub");
-        sub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("q2-sub");
         List<String> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("q2/#").qos(MqttQos.EXACTLY_ONCE)
                 .callback(p -> got.add(new String(p.getPayloadAsBytes(), StandardCharsets.UTF_8))).send().get(5, TimeUnit.SECONDS);
@@ -178,8 +166,7 @@ class IngestTest {
         t.handler.answerWith(p -> p.topic().endsWith("busy")
                 ? CompletableFuture.failedFuture(new BrokerOverloadedException("log full"))
                 : CompletableFuture.failedFuture(new IllegalStateException("disk on fire")));
-        Mqtt5AsyncClient c = t.v5("unlucky");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient c = t.connectedV5("unlucky");
 
         assertThatThrownBy(() -> c.publishWith().topic("x/broken").payload(utf8("1")).qos(MqttQos.AT_LEAST_ONCE).send()
                 .get(5, TimeUnit.SECONDS))
@@ -213,8 +200,7 @@ class IngestTest {
 
     @Test
     void handlerGetsTheSendersIdentityAndTheExactPayload() throws Exception {
-        Mqtt5AsyncClient c = t.v5("sensor-7");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient c = t.connectedV5("sensor-7");
         byte[] binary = {0, 1, 2, (byte) 0xFF, (byte) 0xC3, 0x28};
 
         c.publishWith().topic("sensor-7/raw").payload(binary).qos(MqttQos.AT_LEAST_ONCE).retain(true).send()
@@ -240,8 +226,7 @@ class IngestTest {
 
     @Test
     void payloadDeclaredUtf8ThatIsNotIsRefusedAndNotIngested() throws Exception {
-        Mqtt5AsyncClient c = t.v5("liar");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient c = t.connectedV5("liar");
 
         assertThatThrownBy(() -> c.publishWith().topic("liar/x").payload(new byte[] {(byte) 0xC3, 0x28})
                 .payloadFormatIndicator(Mqtt5PayloadFormatIndicator.UTF_8).qos(MqttQos.AT_LEAST_ONCE).send()

@@ -1,12 +1,12 @@
 package io.junction.mqtt.broker;
 
+import static io.junction.mqtt.broker.TestBroker.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt3.Mqtt3AsyncClient;
 import com.hivemq.client.mqtt.mqtt3.message.publish.Mqtt3Publish;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,22 +17,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /** What a connection does when the ingest refuses a publish at once for lack of room (a full append queue). */
 class OverloadTest {
 
+    @AutoClose
     private final TestBroker t = TestBroker.anonymous();
-
-    @AfterEach
-    void close() {
-        t.close();
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     @Test
     void anMqtt311ConnectionPausesAndOffersTheRefusedPublishAgainKeepingOrderAndTheConnection() throws Exception {
@@ -45,8 +37,7 @@ class OverloadTest {
             stored.add(p.topic());
             return CompletableFuture.completedFuture(null);
         });
-        Mqtt3AsyncClient c = t.v3("burst3");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt3AsyncClient c = t.connectedV3("burst3");
 
         List<CompletableFuture<Mqtt3Publish>> acks = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
@@ -79,8 +70,7 @@ class OverloadTest {
             stored.add(p.topic());
             return CompletableFuture.completedFuture(null);
         });
-        Mqtt3AsyncClient c = t.v3("bursty3");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt3AsyncClient c = t.connectedV3("bursty3");
         List<CompletableFuture<Mqtt3Publish>> acks = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
             acks.add(c.publishWith().topic("b/" + i).payload(utf8("m" + i)).qos(MqttQos.AT_LEAST_ONCE).send());
@@ -101,8 +91,7 @@ class OverloadTest {
             stored.add(p.topic());
             return CompletableFuture.completedFuture(null);
         });
-        Mqtt3AsyncClient c = t.v3("fire-and-forget");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt3AsyncClient c = t.connectedV3("fire-and-forget");
         for (int i = 0; i < 5; i++) {
             c.publishWith().topic("q0/" + i).payload(utf8("m" + i)).qos(MqttQos.AT_MOST_ONCE).send();
         }

@@ -1,5 +1,6 @@
 package io.junction.mqtt.broker;
 
+import static io.junction.mqtt.broker.TestBroker.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -13,21 +14,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 class PubSubTest {
 
+    @AutoClose
     private final TestBroker t = TestBroker.anonymous();
-
-    @AfterEach
-    void close() {
-        t.close();
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     private static String text(Mqtt5Publish p) {
         return new String(p.getPayloadAsBytes(), StandardCharsets.UTF_8);
@@ -39,10 +32,8 @@ class PubSubTest {
 
     @Test
     void mqtt5ClientsExchangeMessagesAtQos0And1And2() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("sub");
-        Mqtt5AsyncClient pub = t.v5("pub");
-        sub.connect().get(5, TimeUnit.SECONDS);
-        pub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("sub");
+        Mqtt5AsyncClient pub = t.connectedV5("pub");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("t/#").qos(MqttQos.EXACTLY_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
 
@@ -61,10 +52,8 @@ class PubSubTest {
 
     @Test
     void subscriptionQosCapsTheDeliveredQos() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("sub");
-        Mqtt5AsyncClient pub = t.v5("pub");
-        sub.connect().get(5, TimeUnit.SECONDS);
-        pub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("sub");
+        Mqtt5AsyncClient pub = t.connectedV5("pub");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("cap").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
 
@@ -76,10 +65,8 @@ class PubSubTest {
 
     @Test
     void mqtt311AndMqtt5ClientsExchangeMessagesBothWays() throws Exception {
-        Mqtt3AsyncClient v3 = t.v3("v3");
-        Mqtt5AsyncClient v5 = t.v5("v5");
-        v3.connect().get(5, TimeUnit.SECONDS);
-        v5.connect().get(5, TimeUnit.SECONDS);
+        Mqtt3AsyncClient v3 = t.connectedV3("v3");
+        Mqtt5AsyncClient v5 = t.connectedV5("v5");
         List<Mqtt3Publish> atV3 = new CopyOnWriteArrayList<>();
         List<Mqtt5Publish> atV5 = new CopyOnWriteArrayList<>();
         v3.subscribeWith().topicFilter("to/v3").qos(MqttQos.EXACTLY_ONCE).callback(atV3::add).send().get(5, TimeUnit.SECONDS);
@@ -117,13 +104,11 @@ class PubSubTest {
 
     @Test
     void retainedMessageReachesLateSubscriberUntilClearedByEmptyPayload() throws Exception {
-        Mqtt5AsyncClient pub = t.v5("pub");
-        pub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient pub = t.connectedV5("pub");
         pub.publishWith().topic("r/lamp").payload(utf8("on")).qos(MqttQos.AT_LEAST_ONCE).retain(true).send()
                 .get(5, TimeUnit.SECONDS);
 
-        Mqtt5AsyncClient late = t.v5("late");
-        late.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient late = t.connectedV5("late");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         late.subscribeWith().topicFilter("r/+").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
         await().atMost(Duration.ofSeconds(5)).until(() -> got.size() == 1);
@@ -132,8 +117,7 @@ class PubSubTest {
 
         pub.publishWith().topic("r/lamp").payload(new byte[0]).qos(MqttQos.AT_LEAST_ONCE).retain(true).send()
                 .get(5, TimeUnit.SECONDS);
-        Mqtt5AsyncClient later = t.v5("later");
-        later.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient later = t.connectedV5("later");
         List<Mqtt5Publish> gotLater = new CopyOnWriteArrayList<>();
         later.subscribeWith().topicFilter("r/lamp").qos(MqttQos.AT_LEAST_ONCE).callback(gotLater::add).send()
                 .get(5, TimeUnit.SECONDS);
@@ -158,8 +142,7 @@ class PubSubTest {
 
     @Test
     void serverPublishReachesSubscribersAndIsNotIngested() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("sub");
-        sub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("sub");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("dev/+/cmd").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send()
                 .get(5, TimeUnit.SECONDS);
@@ -176,8 +159,7 @@ class PubSubTest {
 
     @Test
     void leadingWildcardDoesNotReceiveDollarTopics() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("sub");
-        sub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("sub");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("#").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
 
@@ -190,10 +172,8 @@ class PubSubTest {
 
     @Test
     void noLocalSubscriptionDoesNotEchoTheClientsOwnMessages() throws Exception {
-        Mqtt5AsyncClient talker = t.v5("talker");
-        Mqtt5AsyncClient other = t.v5("other");
-        talker.connect().get(5, TimeUnit.SECONDS);
-        other.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient talker = t.connectedV5("talker");
+        Mqtt5AsyncClient other = t.connectedV5("other");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         talker.subscribeWith().topicFilter("chat").qos(MqttQos.AT_LEAST_ONCE).noLocal(true).callback(got::add).send()
                 .get(5, TimeUnit.SECONDS);
@@ -207,8 +187,7 @@ class PubSubTest {
 
     @Test
     void unsubscribedClientNoLongerReceives() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("sub");
-        sub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("sub");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         sub.subscribeWith().topicFilter("u/a").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);
         sub.subscribeWith().topicFilter("u/b").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send().get(5, TimeUnit.SECONDS);

@@ -1,5 +1,6 @@
 package io.junction.mqtt.broker;
 
+import static io.junction.mqtt.broker.TestBroker.utf8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -15,21 +16,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 class SessionTest {
 
+    @AutoClose
     private TestBroker t = TestBroker.anonymous();
-
-    @AfterEach
-    void close() {
-        t.close();
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     @Test
     void persistentMqtt5SessionReceivesQos1MessagesPublishedWhileOffline() throws Exception {
@@ -61,8 +54,7 @@ class SessionTest {
         sub.disconnect().get(5, TimeUnit.SECONDS);
         await().atMost(Duration.ofSeconds(5)).until(() -> !t.broker.client("keeper3").orElseThrow().connected());
 
-        Mqtt5AsyncClient pub = t.v5("pub");
-        pub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient pub = t.connectedV5("pub");
         pub.publishWith().topic("q3/a").payload(utf8("a")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
         pub.publishWith().topic("q3/b").payload(utf8("b")).qos(MqttQos.EXACTLY_ONCE).send().get(5, TimeUnit.SECONDS);
         pub.publishWith().topic("q3/c").payload(utf8("lost")).qos(MqttQos.AT_MOST_ONCE).send().get(5, TimeUnit.SECONDS);
@@ -75,8 +67,7 @@ class SessionTest {
 
     @Test
     void cleanSessionForgetsSubscriptionsOnDisconnect() throws Exception {
-        Mqtt5AsyncClient sub = t.v5("forgetful");
-        sub.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient sub = t.connectedV5("forgetful");
         sub.subscribeWith().topicFilter("f/#").qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
         sub.disconnect().get(5, TimeUnit.SECONDS);
 
@@ -108,8 +99,7 @@ class SessionTest {
 
     @Test
     void willIsPublishedOnAbruptCloseButNotOnCleanDisconnect() throws Exception {
-        Mqtt5AsyncClient watcher = t.v5("watcher");
-        watcher.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient watcher = t.connectedV5("watcher");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         watcher.subscribeWith().topicFilter("will/#").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send()
                 .get(5, TimeUnit.SECONDS);
@@ -148,8 +138,7 @@ class SessionTest {
 
     @Test
     void delayedWillIsPublishedAfterItsDelay() throws Exception {
-        Mqtt5AsyncClient watcher = t.v5("watcher");
-        watcher.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient watcher = t.connectedV5("watcher");
         List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
         watcher.subscribeWith().topicFilter("will/#").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send()
                 .get(5, TimeUnit.SECONDS);
@@ -208,8 +197,7 @@ class SessionTest {
         RawMqtt first = t.raw();
         assertThat(first.connect(5, "twin", 60)).isZero();
 
-        Mqtt5AsyncClient second = t.v5("twin");
-        second.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient second = t.connectedV5("twin");
 
         assertThat(first.awaitClosed(Duration.ofSeconds(5))).isEqualTo(14); // DISCONNECT (0x8E) before the close
         await().atMost(Duration.ofSeconds(5)).until(() -> events.size() == 3);
@@ -221,8 +209,7 @@ class SessionTest {
 
     @Test
     void clientRegistryKeepsDisconnectedClientsWithTheirCounters() throws Exception {
-        Mqtt5AsyncClient c = t.v5("counted");
-        c.connect().get(5, TimeUnit.SECONDS);
+        Mqtt5AsyncClient c = t.connectedV5("counted");
         c.subscribeWith().topicFilter("echo").qos(MqttQos.AT_LEAST_ONCE).callback(p -> { }).send().get(5, TimeUnit.SECONDS);
         c.publishWith().topic("echo").payload(utf8("12345")).qos(MqttQos.AT_LEAST_ONCE).send().get(5, TimeUnit.SECONDS);
         await().atMost(Duration.ofSeconds(5)).until(() -> t.broker.client("counted").orElseThrow().messagesOut() == 1);

@@ -6,6 +6,7 @@ import com.hivemq.client.mqtt.mqtt3.Mqtt3Client;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5Client;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -42,6 +43,24 @@ final class TestBroker implements AutoCloseable {
         Mqtt3AsyncClient c = Mqtt3Client.builder().identifier(clientId).serverHost("127.0.0.1").serverPort(port()).buildAsync();
         clients.add(c);
         return c;
+    }
+
+    /** An MQTT 5 client already connected (clean start), closed with the broker. */
+    Mqtt5AsyncClient connectedV5(String clientId) throws Exception {
+        Mqtt5AsyncClient c = v5(clientId);
+        c.connect().get(5, TimeUnit.SECONDS);
+        return c;
+    }
+
+    /** An MQTT 3.1.1 client already connected (clean session), closed with the broker. */
+    Mqtt3AsyncClient connectedV3(String clientId) throws Exception {
+        Mqtt3AsyncClient c = v3(clientId);
+        c.connect().get(5, TimeUnit.SECONDS);
+        return c;
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     RawMqtt raw() throws Exception {

@@ -37,8 +37,7 @@ class TlsTest {
         try (TestBroker t = new TestBroker(BrokerSettings.builder().anonymous(true).tls(tls))) {
             int tlsPort = t.broker.tlsPort().orElseThrow();
             assertThat(tlsPort).isNotEqualTo(t.port());
-            Mqtt5AsyncClient sub = t.v5("plain-sub");
-            sub.connect().get(5, TimeUnit.SECONDS);
+            Mqtt5AsyncClient sub = t.connectedV5("plain-sub");
             List<Mqtt5Publish> got = new CopyOnWriteArrayList<>();
             sub.subscribeWith().topicFilter("secure/#").qos(MqttQos.AT_LEAST_ONCE).callback(got::add).send()
                     .get(5, TimeUnit.SECONDS);

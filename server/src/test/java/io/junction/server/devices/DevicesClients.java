@@ -119,17 +119,7 @@ final class DevicesClients {
         }
 
         JsonNode next(Predicate<JsonNode> matches, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
-                JsonNode f = frames.poll(left, TimeUnit.NANOSECONDS);
-                if (f != null && matches.test(f)) {
-                    return f;
-                }
-            }
+            return Clients.nextFrame(frames, matches, seconds);
         }
 
         @Override

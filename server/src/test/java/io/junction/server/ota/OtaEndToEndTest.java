@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 
-import io.junction.core.Json;
 import io.junction.core.config.JunctionConfig;
 import io.junction.server.Clients;
 import io.junction.server.Junction;
@@ -16,7 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,9 +31,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -383,59 +378,33 @@ class OtaEndToEndTest {
     }
 
     /** A WebSocket subscribed to the hub's {@code ota.#} events. */
-    static final class Events implements WebSocket.Listener, AutoCloseable {
-        private final BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
-        private final StringBuilder partial = new StringBuilder();
-        private final WebSocket socket;
+    static final class Events implements AutoCloseable {
+        private final Clients.Ws ws;
 
         Events(int port) throws IOException, InterruptedException {
-            socket = Clients.openWebSocket(port, "/api/ws", this);
-            socket.sendText("{\"op\":\"subscribe\",\"pattern\":\"ota.#\",\"source\":\"events\"}", true).join();
-            while (true) {
-                JsonNode f = frames.poll(10, TimeUnit.SECONDS);
-                if (f == null) {
-                    throw new AssertionError("no answer to the WebSocket subscription");
-                }
-                if (f.path("type").asText().equals("subscribed")) {
-                    return;
-                }
+            ws = new Clients.Ws(port);
+            ws.send("{\"op\":\"subscribe\",\"pattern\":\"ota.#\",\"source\":\"events\"}");
+            if (ws.next("subscribed", 10) == null) {
+                throw new AssertionError("no answer to the WebSocket subscription");
             }
         }
 
         /** The event keys for {@code device}, in order, up to and including {@code last}. */
         List<String> keysFor(String device, String last, int seconds) throws InterruptedException {
             List<String> keys = new ArrayList<>();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (System.nanoTime() < deadline) {
-                JsonNode f = frames.poll(100, TimeUnit.MILLISECONDS);
-                if (f != null && f.path("type").asText().equals("event") && f.path("event").path("device").asText().equals(device)) {
-                    keys.add(f.get("key").asText());
-                    if (f.get("key").asText().equals(last)) {
-                        break;
-                    }
+            JsonNode f;
+            while ((f = ws.next("event", e -> e.path("event").path("device").asText().equals(device), seconds)) != null) {
+                keys.add(f.get("key").asText());
+                if (f.get("key").asText().equals(last)) {
+                    break;
                 }
             }
             return keys;
         }
 
         @Override
-        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-            partial.append(data);
-            if (last) {
-                try {
-                    frames.add(Json.parse(partial.toString()));
-                } catch (IOException e) {
-                    throw new AssertionError(e);
-                }
-                partial.setLength(0);
-            }
-            webSocket.request(1);
-            return null;
-        }
-
-        @Override
         public void close() {
-            socket.abort();
+            ws.close();
         }
     }
 }

@@ -56,19 +56,7 @@ final class SparseIndex {
     Start floor(long offset) {
         int c = count;
         Entries e = entries;
-        int lo = 0;
-        int hi = c - 1;
-        int found = 0;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (e.offsets[mid] <= offset) {
-                found = mid;
-                lo = mid + 1;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return new Start(e.offsets[found], e.positions[found]);
+        return lastWhere(e, c, mid -> e.offsets[mid] <= offset);
     }
 
     /**
@@ -78,12 +66,21 @@ final class SparseIndex {
     Start lastOlderThan(long epochMillis) {
         int c = count;
         Entries e = entries;
+        return lastWhere(e, c, mid -> e.maxTsBefore[mid] < epochMillis);
+    }
+
+    /**
+     * The last of the first {@code count} entries of {@code e} for which {@code holds} is true, by binary search (it
+     * holds for a prefix of them), or the first entry when it holds for none. The caller reads {@code count} before
+     * {@code e}, so that every entry counted is in that array.
+     */
+    private static Start lastWhere(Entries e, int count, java.util.function.IntPredicate holds) {
         int lo = 0;
-        int hi = c - 1;
+        int hi = count - 1;
         int found = 0;
         while (lo <= hi) {
             int mid = (lo + hi) >>> 1;
-            if (e.maxTsBefore[mid] < epochMillis) {
+            if (holds.test(mid)) {
                 found = mid;
                 lo = mid + 1;
             } else {
