@@ -46,8 +46,7 @@ class CommandLineTest {
     @Test
     void configCheckAcceptsAGoodFile() throws Exception {
         Path file = dir.resolve("good.toml");
-        Files.writeString(file, "[mqtt]\nport = 18830\nanonymous = true\n");
-        Result r = run("config", "check", file.toString());
+        Result r = checked(file, "[mqtt]\nport = 18830\nanonymous = true\n");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("ok", "18830");
     }
@@ -55,47 +54,29 @@ class CommandLineTest {
     @Test
     void configCheckNamesTheFileLineAndKeyOfAnUnknownKey() throws Exception {
         Path file = dir.resolve("bad.toml");
-        Files.writeString(file, "[mqtt]\nport = 18830\n\n[http]\nprot = 8080\n");
-        Result r = run("config", "check", file.toString());
-        assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).contains(file + ":5: http.prot: unknown key");
+        assertThat(checkFails(file, "[mqtt]\nport = 18830\n\n[http]\nprot = 8080\n")).contains(file + ":5: http.prot: unknown key");
     }
 
     @Test
     void configCheckNamesTheLineOfAWrongDriverOrJob() throws Exception {
         Path drivers = dir.resolve("drivers.toml");
-        Files.writeString(drivers, "[mqtt]\nport = 18830\n\n[[drivers]]\nid = \"light\"\nstatus = { power = \"a..b\" }\n");
-        Result r = run("config", "check", drivers.toString());
-        assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).contains(drivers + ":4: drivers: status.power: 'a..b' is not a routing key");
+        assertThat(checkFails(drivers, "[mqtt]\nport = 18830\n\n[[drivers]]\nid = \"light\"\nstatus = { power = \"a..b\" }\n")).contains(drivers + ":4: drivers: status.power: 'a..b' is not a routing key");
 
         Path jobs = dir.resolve("jobs.toml");
-        Files.writeString(jobs, "[[jobs]]\nname = \"water\"\ndriver = \"pump\"\nsteps = [ { wait = \"soon\" } ]\n");
-        Result j = run("config", "check", jobs.toString());
-        assertThat(j.exit()).isEqualTo(2);
-        assertThat(j.err()).contains(jobs + ":1:").contains("water");
+        assertThat(checkFails(jobs, "[[jobs]]\nname = \"water\"\ndriver = \"pump\"\nsteps = [ { wait = \"soon\" } ]\n")).contains(jobs + ":1:").contains("water");
     }
 
     @Test
     void configCheckRunsEveryFeaturesCheck() throws Exception {
         Path ota = dir.resolve("ota.toml");
-        Files.writeString(ota, "[mqtt]\nport = 18830\n\n[ota]\nchunk_bytes = 1\n");
-        Result o = run("config", "check", ota.toString());
-        assertThat(o.exit()).isEqualTo(2);
-        assertThat(o.err()).contains(ota + ":5: ota.chunk_bytes: expected a whole number");
+        assertThat(checkFails(ota, "[mqtt]\nport = 18830\n\n[ota]\nchunk_bytes = 1\n")).contains(ota + ":5: ota.chunk_bytes: expected a whole number");
 
         Path step = dir.resolve("step.toml");
-        Files.writeString(step, "[[workflows]]\nname = \"live\"\nsteps = [\n  { type = \"rtmp_receive\", app = \"live\" },\n"
-                + "  { type = \"ffmpeg_hls\", segment_seconds = \"two\" },\n]\n");
-        Result s = run("config", "check", step.toString());
-        assertThat(s.exit()).isEqualTo(2);
-        assertThat(s.err()).contains(step + ":").contains("step 2 (ffmpeg_hls): segment_seconds");
+        assertThat(checkFails(step, "[[workflows]]\nname = \"live\"\nsteps = [\n  { type = \"rtmp_receive\", app = \"live\" },\n"
+                + "  { type = \"ffmpeg_hls\", segment_seconds = \"two\" },\n]\n")).contains(step + ":").contains("step 2 (ffmpeg_hls): segment_seconds");
 
         Path unknown = dir.resolve("unknown.toml");
-        Files.writeString(unknown, "[mqtt]\nport = 18830\n\n[otaa]\nchunk_bytes = 1024\n");
-        Result u = run("config", "check", unknown.toString());
-        assertThat(u.exit()).isEqualTo(2);
-        assertThat(u.err()).contains(unknown + ":4: otaa: unknown key").contains("ota", "telemetry", "workflows");
+        assertThat(checkFails(unknown, "[mqtt]\nport = 18830\n\n[otaa]\nchunk_bytes = 1024\n")).contains(unknown + ":4: otaa: unknown key").contains("ota", "telemetry", "workflows");
     }
 
     @Test
@@ -158,4 +139,18 @@ class CommandLineTest {
                     .hasMessageContaining("in use by another Junction process");
         }
     }
+
+    /** Writes {@code toml} to {@code file} and runs {@code config check} on it. */
+    private Result checked(Path file, String toml) throws Exception {
+        Files.writeString(file, toml);
+        return run("config", "check", file.toString());
+    }
+
+    /** As {@link #checked}, expecting the check to fail (exit 2); returns what it wrote on standard error. */
+    private String checkFails(Path file, String toml) throws Exception {
+        Result r = checked(file, toml);
+        assertThat(r.exit()).isEqualTo(2);
+        return r.err();
+    }
+
 }

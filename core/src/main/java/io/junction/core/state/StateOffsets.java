@@ -7,28 +7,20 @@ import java.util.regex.Pattern;
 
 /**
  * A follower's committed offset kept in the state port, under {@code offsets/<stream>/<follower>} as
- * {@code {"next": 123}}.
+ * {@code {"next": 123}}; {@code fallback} is where it starts when nothing was committed yet.
  */
-public final class StateOffsets implements CommittedOffset {
+public record StateOffsets(StateStore state, String key, long fallback) implements CommittedOffset {
 
     static final String COLLECTION = "offsets";
     private static final Pattern NEXT = Pattern.compile("\"next\"\\s*:\\s*(\\d+)");
 
-    private final StateStore state;
-    private final String key;
-    private final long fallback;
-
-    private StateOffsets(StateStore state, String key, long fallback) {
-        this.state = state;
-        this.key = key;
-        this.fallback = fallback;
+    public StateOffsets {
+        StateStore.check(COLLECTION, key);
     }
 
     /** The offset of follower {@code follower} of stream {@code stream}; {@code fallback} when none was committed. */
     public static StateOffsets of(StateStore state, String stream, String follower, long fallback) {
-        String key = stream + "/" + follower;
-        StateStore.check(COLLECTION, key);
-        return new StateOffsets(state, key, fallback);
+        return new StateOffsets(state, stream + "/" + follower, fallback);
     }
 
     @Override
