@@ -64,19 +64,6 @@ final class PullStep implements Step {
     }
 
     @Override
-    public void streamStarted(String stream) {
-    }
-
-    @Override
-    public boolean media(String stream, MediaPacket packet) {
-        return true;
-    }
-
-    @Override
-    public void streamEnded(String stream) {
-    }
-
-    @Override
     public void stop() {
         if (process != null) {
             process.stop();

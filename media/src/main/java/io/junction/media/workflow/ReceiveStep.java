@@ -1,6 +1,5 @@
 package io.junction.media.workflow;
 
-import io.junction.media.rtmp.MediaPacket;
 
 import java.util.Map;
 
@@ -12,19 +11,6 @@ final class ReceiveStep implements Step {
 
     @Override
     public void start() {
-    }
-
-    @Override
-    public void streamStarted(String stream) {
-    }
-
-    @Override
-    public boolean media(String stream, MediaPacket packet) {
-        return true;
-    }
-
-    @Override
-    public void streamEnded(String stream) {
     }
 
     @Override

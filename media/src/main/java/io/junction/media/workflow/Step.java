@@ -14,12 +14,21 @@ interface Step {
     /** Starts the step; throws {@link Failure} when it cannot run (the workflow then fails). */
     void start();
 
-    void streamStarted(String stream);
+    /** A stream begins (a step that does not care ignores it). */
+    default void streamStarted(String stream) {
+    }
 
-    /** Handles a packet; returns whether it goes on to the next step (a transcoder passes its output instead). */
-    boolean media(String stream, MediaPacket packet);
+    /**
+     * Handles a packet; returns whether it goes on to the next step (a transcoder passes its output instead). A step
+     * that does not look at media passes every packet on.
+     */
+    default boolean media(String stream, MediaPacket packet) {
+        return true;
+    }
 
-    void streamEnded(String stream);
+    /** A stream ends (a step that does not care ignores it). */
+    default void streamEnded(String stream) {
+    }
 
     /** Stops the step and whatever it started. */
     void stop();

@@ -49,10 +49,6 @@ final class WatchStep implements Step {
     }
 
     @Override
-    public void streamStarted(String stream) {
-    }
-
-    @Override
     public boolean media(String stream, MediaPacket packet) {
         if (definition.serves(stream)) {
             outlets.computeIfAbsent(stream, k -> new StreamOutlet(services.gopCacheBytes())).media(packet);
