@@ -2,9 +2,8 @@ package io.junction.server;
 
 import io.junction.core.http.RouteTable;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -46,24 +45,13 @@ class HttpApiReferenceTest {
     @TempDir
     static Path dir;
 
-    static Junction node;
-
-    @BeforeAll
-    static void start() {
-        // [rtmp] turns live video on, so its routes are in the table too; port 0 keeps 1935 free.
-        node = Junction.start(Clients.config(dir, "never", """
-                [rtmp]
-                host = "127.0.0.1"
-                port = 0
-                """));
-    }
-
-    @AfterAll
-    static void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+    // [rtmp] turns live video on, so its routes are in the table too; port 0 keeps 1935 free.
+    @RegisterExtension
+    static final RunningServer server = new RunningServer(() -> Clients.config(dir, "never", """
+            [rtmp]
+            host = "127.0.0.1"
+            port = 0
+            """));
 
     /** One line of the reference: a route or a WebSocket endpoint ({@code WS}). */
     record Row(String method, String path, String access, String description) {
@@ -139,7 +127,7 @@ class HttpApiReferenceTest {
     @Test
     void theServersOwnEndpointsAreThereAsTheReferenceSays() throws Exception {
         // GET /metrics and the live WebSocket /api/ws are answered by the HTTP server itself, outside the routing table.
-        int port = node.httpPort();
+        int port = server.http();
         HttpResponse<String> metrics = Clients.HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertThat(metrics.statusCode()).as("GET /metrics answers without a token").isEqualTo(200);
@@ -153,13 +141,13 @@ class HttpApiReferenceTest {
     /** The server's routes and WebSocket endpoints, sorted by path then method, with their best description. */
     private static List<Row> served(Map<String, Row> documented) {
         List<Row> rows = new ArrayList<>();
-        for (RouteTable.RouteInfo r : node.routes().routes()) {
+        for (RouteTable.RouteInfo r : server.node().routes().routes()) {
             String key = r.method() + " " + r.pattern();
             String description = !r.description().isEmpty() ? r.description()
                     : documented.containsKey(key) ? documented.get(key).description() : "";
             rows.add(new Row(r.method().name(), r.pattern(), r.access().name().toLowerCase(Locale.ROOT), description));
         }
-        for (RouteTable.Socket s : node.routes().sockets()) {
+        for (RouteTable.Socket s : server.node().routes().sockets()) {
             String key = "WS " + s.path();
             rows.add(new Row("WS", s.path(), s.access().name().toLowerCase(Locale.ROOT),
                     documented.containsKey(key) ? documented.get(key).description() : ""));

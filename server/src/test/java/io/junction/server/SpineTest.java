@@ -6,9 +6,8 @@ import io.junction.core.auth.PasswordHash;
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.InputStream;
@@ -26,15 +25,13 @@ class SpineTest {
     @TempDir
     static Path dir;
 
-    static Junction node;
-    static int mqtt;
-    static int http;
+    @RegisterExtension
+    static final RunningServer server = new RunningServer(SpineTest::config);
 
-    @BeforeAll
-    static void start() {
+    static JunctionConfig config() {
         String alice = PasswordHash.hash("alice-pw".toCharArray(), 1000);
         String bob = PasswordHash.hash("bob-pw".toCharArray(), 1000);
-        JunctionConfig config = new ConfigLoader(Clients.ENV::get).parse("spine.toml", """
+        return new ConfigLoader(Clients.ENV::get).parse("spine.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -64,25 +61,15 @@ class SpineTest {
                 input = "status"
                 output = "command"
                 """.formatted(alice, bob, dir.resolve("data")));
-        node = Junction.start(config);
-        mqtt = node.mqttPort();
-        http = node.httpPort();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (node != null) {
-            node.close();
-        }
     }
 
     @Test
     void aMappedPublishReachesTheWebSocketTheStatusAndTheRawStream() throws Exception {
-        try (Clients.Ws ws = new Clients.Ws(http)) {
+        try (Clients.Ws ws = new Clients.Ws(server.http())) {
             ws.send("{\"op\":\"subscribe\",\"pattern\":\"bedroom.#\"}");
             assertThat(ws.next("subscribed", 10)).isNotNull();
 
-            assertThat(Clients.mosquittoPub(mqtt, "-t", "mesh/b5ea3f/42/M/status", "-m", "255").exit()).isZero();
+            assertThat(Clients.mosquittoPub(server.mqtt(), "-t", "mesh/b5ea3f/42/M/status", "-m", "255").exit()).isZero();
 
             JsonNode frame = ws.next("message", 10);
             assertThat(frame).as("a message frame on the WebSocket").isNotNull();
@@ -93,11 +80,11 @@ class SpineTest {
             assertThat(m.get("body").get("value").asInt()).isEqualTo(255);
         }
 
-        Clients.Reply status = Clients.get(http, "/api/status?key=bedroom.light.brightness");
+        Clients.Reply status = Clients.get(server.http(), "/api/status?key=bedroom.light.brightness");
         assertThat(status.status()).isEqualTo(200);
         assertThat(status.json().get("bedroom.light.brightness").get("body").get("value").asInt()).isEqualTo(255);
 
-        Clients.Reply raw = Clients.get(http, "/api/streams/raw?from=0&limit=1000");
+        Clients.Reply raw = Clients.get(server.http(), "/api/streams/raw?from=0&limit=1000");
         assertThat(raw.status()).isEqualTo(200);
         JsonNode found = null;
         for (JsonNode m : raw.json().get("messages")) {
@@ -116,18 +103,18 @@ class SpineTest {
 
     @Test
     void applicationTopicsWorkBothWays() throws Exception {
-        assertThat(Clients.mosquittoPub(mqtt, "-t", "dev42/app/p/data", "-m", "{\"temp\":21.5}", "-q", "1").exit()).isZero();
+        assertThat(Clients.mosquittoPub(server.mqtt(), "-t", "dev42/app/p/data", "-m", "{\"temp\":21.5}", "-q", "1").exit()).isZero();
         await().untilAsserted(() -> {
-            JsonNode m = Clients.get(http, "/api/status?key=dev42.app.data").json().get("dev42.app.data");
+            JsonNode m = Clients.get(server.http(), "/api/status?key=dev42.app.data").json().get("dev42.app.data");
             assertThat(m).isNotNull();
             assertThat(m.get("device").asText()).isEqualTo("dev42");
             assertThat(m.get("kind").asText()).isEqualTo("application");
             assertThat(m.get("body").get("temp").asDouble()).isEqualTo(21.5);
         });
 
-        try (Clients.Sub sub = new Clients.Sub(mqtt, "-t", "dev42/app/s/#", "-v", "-q", "1")) {
+        try (Clients.Sub sub = new Clients.Sub(server.mqtt(), "-t", "dev42/app/s/#", "-v", "-q", "1")) {
             awaitSubscribed(sub, "dev42/app/s/config");
-            Clients.Reply sent = Clients.post(http, "/api/commands", "{\"key\":\"dev42.app.config\",\"body\":{\"rate\":5}}");
+            Clients.Reply sent = Clients.post(server.http(), "/api/commands", "{\"key\":\"dev42.app.config\",\"body\":{\"rate\":5}}");
             assertThat(sent.status()).isBetween(200, 202);
             assertThat(waitForLine(sub, "dev42/app/s/config {\"rate\":5}")).isTrue();
         }
@@ -135,24 +122,24 @@ class SpineTest {
 
     @Test
     void egressPublishesOnTheDeviceTopicAndRecordsTheCommandOnce() throws Exception {
-        try (Clients.Sub sub = new Clients.Sub(mqtt, "-t", "mesh/b5ea3f/42/#", "-v")) {
+        try (Clients.Sub sub = new Clients.Sub(server.mqtt(), "-t", "mesh/b5ea3f/42/#", "-v")) {
             awaitSubscribed(sub, "mesh/b5ea3f/42/M/command");
-            Clients.Reply sent = Clients.post(http, "/api/commands", "{\"key\":\"bedroom.light.brightness\",\"body\":{\"value\":0}}");
+            Clients.Reply sent = Clients.post(server.http(), "/api/commands", "{\"key\":\"bedroom.light.brightness\",\"body\":{\"value\":0}}");
             assertThat(sent.status()).isBetween(200, 202);
             assertThat(waitForLine(sub, "mesh/b5ea3f/42/M/command {\"value\":0}")).isTrue();
         }
         // A command published straight on the device topic is delivered by the broker but not recorded again.
         long before = countCommands();
-        assertThat(Clients.mosquittoPub(mqtt, "-t", "mesh/b5ea3f/42/M/command", "-m", "{\"value\":1}", "-q", "1").exit()).isZero();
-        assertThat(Clients.mosquittoPub(mqtt, "-t", "mesh/b5ea3f/42/M/status", "-m", "1", "-q", "1").exit()).isZero();
-        await().until(() -> Clients.get(http, "/api/status?key=bedroom.light.brightness").json()
+        assertThat(Clients.mosquittoPub(server.mqtt(), "-t", "mesh/b5ea3f/42/M/command", "-m", "{\"value\":1}", "-q", "1").exit()).isZero();
+        assertThat(Clients.mosquittoPub(server.mqtt(), "-t", "mesh/b5ea3f/42/M/status", "-m", "1", "-q", "1").exit()).isZero();
+        await().until(() -> Clients.get(server.http(), "/api/status?key=bedroom.light.brightness").json()
                 .get("bedroom.light.brightness").get("body").get("value").asInt() == 1);
         assertThat(countCommands()).isEqualTo(before);
     }
 
     private static long countCommands() throws Exception {
         long n = 0;
-        for (JsonNode m : Clients.get(http, "/api/streams/raw?from=0&limit=10000").json().get("messages")) {
+        for (JsonNode m : Clients.get(server.http(), "/api/streams/raw?from=0&limit=10000").json().get("messages")) {
             if (m.get("kind").asText().equals("command") && m.get("key").asText().equals("bedroom.light.brightness")) {
                 n++;
             }
@@ -162,30 +149,30 @@ class SpineTest {
 
     @Test
     void aDeviceMayUseOnlyItsOwnTopicsAndAWrongPasswordIsRefused() throws Exception {
-        Clients.Run wrong = Clients.mosquittoPub(mqtt, "-u", "alice", "-P", "nope", "-i", "alice", "-t", "alice/x", "-m", "1");
+        Clients.Run wrong = Clients.mosquittoPub(server.mqtt(), "-u", "alice", "-P", "nope", "-i", "alice", "-t", "alice/x", "-m", "1");
         assertThat(wrong.exit()).isNotZero();
         assertThat(wrong.output().toLowerCase()).containsAnyOf("not authorised", "bad user name or password", "refused");
 
-        try (Clients.Sub bobSub = new Clients.Sub(mqtt, "-u", "bob", "-P", "bob-pw", "-i", "bob", "-t", "bob/#", "-v", "-q", "1");
-             Clients.Sub aliceSpy = new Clients.Sub(mqtt, "-u", "alice", "-P", "alice-pw", "-i", "alice-spy", "-t", "bob/#", "-v", "-q", "1", "-V", "mqttv5")) {
+        try (Clients.Sub bobSub = new Clients.Sub(server.mqtt(), "-u", "bob", "-P", "bob-pw", "-i", "bob", "-t", "bob/#", "-v", "-q", "1");
+             Clients.Sub aliceSpy = new Clients.Sub(server.mqtt(), "-u", "alice", "-P", "alice-pw", "-i", "alice-spy", "-t", "bob/#", "-v", "-q", "1", "-V", "mqttv5")) {
             awaitSubscribed(bobSub, "bob/ping");
             // Alice publishing under Bob's topics: not delivered, not recorded.
-            Clients.mosquittoPub(mqtt, "-u", "alice", "-P", "alice-pw", "-i", "alice", "-t", "bob/evil", "-m", "x", "-q", "1");
-            assertThat(Clients.mosquittoPub(mqtt, "-u", "bob", "-P", "bob-pw", "-i", "bob-pub", "-t", "bob/ok", "-m", "y", "-q", "1").exit()).isZero();
+            Clients.mosquittoPub(server.mqtt(), "-u", "alice", "-P", "alice-pw", "-i", "alice", "-t", "bob/evil", "-m", "x", "-q", "1");
+            assertThat(Clients.mosquittoPub(server.mqtt(), "-u", "bob", "-P", "bob-pw", "-i", "bob-pub", "-t", "bob/ok", "-m", "y", "-q", "1").exit()).isZero();
             assertThat(waitForLine(bobSub, "bob/ok y")).isTrue();
             assertThat(bobSub.lines).noneMatch(l -> l.startsWith("bob/evil"));
-            assertThat(Clients.get(http, "/api/status?key=bob.evil").json().has("bob.evil")).isFalse();
+            assertThat(Clients.get(server.http(), "/api/status?key=bob.evil").json().has("bob.evil")).isFalse();
             // Alice's subscription to Bob's topics was refused: she got nothing of Bob's.
             assertThat(aliceSpy.lines).noneMatch(l -> l.startsWith("bob/"));
         }
         // Her own topics work.
-        assertThat(Clients.mosquittoPub(mqtt, "-u", "alice", "-P", "alice-pw", "-i", "alice", "-t", "alice/temp", "-m", "20", "-q", "1").exit()).isZero();
-        await().until(() -> Clients.get(http, "/api/status?key=alice.temp").json().has("alice.temp"));
+        assertThat(Clients.mosquittoPub(server.mqtt(), "-u", "alice", "-P", "alice-pw", "-i", "alice", "-t", "alice/temp", "-m", "20", "-q", "1").exit()).isZero();
+        await().until(() -> Clients.get(server.http(), "/api/status?key=alice.temp").json().has("alice.temp"));
     }
 
     @Test
     void badMqttInputClosesOnlyTheOffendingConnection() throws Exception {
-        try (Clients.Sub sub = new Clients.Sub(mqtt, "-t", "healthy/#", "-v")) {
+        try (Clients.Sub sub = new Clients.Sub(server.mqtt(), "-t", "healthy/#", "-v")) {
             awaitSubscribed(sub, "healthy/x");
 
             // Garbage bytes instead of an MQTT packet.
@@ -197,43 +184,43 @@ class SpineTest {
             // A payload over the limit (64 KiB in this config).
             assertClosedAfter(connect(), publish("healthy/big".getBytes(StandardCharsets.UTF_8), new byte[70_000]));
 
-            assertThat(Clients.mosquittoPub(mqtt, "-t", "healthy/x", "-m", "still here").exit()).isZero();
+            assertThat(Clients.mosquittoPub(server.mqtt(), "-t", "healthy/x", "-m", "still here").exit()).isZero();
             assertThat(waitForLine(sub, "healthy/x still here")).isTrue();
             assertThat(sub.lines).noneMatch(l -> l.startsWith("healthy/big"));
         }
-        Clients.Reply metrics = Clients.get(http, "/metrics");
+        Clients.Reply metrics = Clients.get(server.http(), "/metrics");
         assertThat(metrics.text()).contains("junction_mqtt_rejected");
     }
 
     @Test
     void badHttpInputGetsAJsonErrorWithAFittingCode() throws Exception {
-        Clients.Reply unknown = Clients.get(http, "/api/nope");
+        Clients.Reply unknown = Clients.get(server.http(), "/api/nope");
         assertThat(unknown.status()).isEqualTo(404);
         assertThat(unknown.json().get("error").asText()).isNotBlank();
 
-        Clients.Reply badJson = Clients.post(http, "/api/commands", "{\"key\": ");
+        Clients.Reply badJson = Clients.post(server.http(), "/api/commands", "{\"key\": ");
         assertThat(badJson.status()).isEqualTo(400);
         assertThat(badJson.json().has("detail")).isTrue();
 
-        Clients.Reply badKey = Clients.post(http, "/api/commands", "{\"key\":\"a..b\",\"body\":{}}");
+        Clients.Reply badKey = Clients.post(server.http(), "/api/commands", "{\"key\":\"a..b\",\"body\":{}}");
         assertThat(badKey.status()).isEqualTo(400);
 
-        Clients.Reply badFrom = Clients.get(http, "/api/streams/raw?from=yesterday");
+        Clients.Reply badFrom = Clients.get(server.http(), "/api/streams/raw?from=yesterday");
         assertThat(badFrom.status()).isEqualTo(400);
-        assertThat(Clients.get(http, "/api/health").status()).isEqualTo(200);
+        assertThat(Clients.get(server.http(), "/api/health").status()).isEqualTo(200);
     }
 
     @Test
     void metricsAndDevicesDescribeWhatHappened() throws Exception {
-        assertThat(Clients.mosquittoPub(mqtt, "-i", "counter-7", "-t", "counter-7/x", "-m", "1", "-q", "1").exit()).isZero();
-        Clients.Reply device = Clients.get(http, "/api/devices/counter-7");
+        assertThat(Clients.mosquittoPub(server.mqtt(), "-i", "counter-7", "-t", "counter-7/x", "-m", "1", "-q", "1").exit()).isZero();
+        Clients.Reply device = Clients.get(server.http(), "/api/devices/counter-7");
         assertThat(device.status()).isEqualTo(200);
         assertThat(device.json().get("connected").asBoolean()).isFalse();
         assertThat(device.json().get("messagesIn").asLong()).isGreaterThanOrEqualTo(1);
-        assertThat(Clients.get(http, "/api/devices").json().get("devices").toString()).contains("counter-7");
-        assertThat(Clients.get(http, "/api/devices/nobody").status()).isEqualTo(404);
+        assertThat(Clients.get(server.http(), "/api/devices").json().get("devices").toString()).contains("counter-7");
+        assertThat(Clients.get(server.http(), "/api/devices/nobody").status()).isEqualTo(404);
 
-        String metrics = Clients.get(http, "/metrics").text();
+        String metrics = Clients.get(server.http(), "/metrics").text();
         assertThat(metrics).contains("junction_mqtt_connections", "junction_mqtt_messages_in", "junction_mqtt_bytes_in",
                 "junction_mqtt_messages_out", "junction_stream_", "junction_live_dropped");
     }
@@ -243,7 +230,7 @@ class SpineTest {
     /** mosquitto_sub has no "subscribed" signal: publish probes until one arrives. */
     private static void awaitSubscribed(Clients.Sub sub, String probeTopic) throws Exception {
         await().until(() -> {
-            Clients.mosquittoPub(mqtt, "-t", probeTopic.replace("/command", "/probe"), "-m", "probe");
+            Clients.mosquittoPub(server.mqtt(), "-t", probeTopic.replace("/command", "/probe"), "-m", "probe");
             return sub.lines.stream().anyMatch(l -> l.endsWith("probe"));
         });
     }
@@ -258,7 +245,7 @@ class SpineTest {
     }
 
     private static void assertClosedAfter(byte[]... packets) throws Exception {
-        try (Socket s = new Socket("127.0.0.1", mqtt)) {
+        try (Socket s = new Socket("127.0.0.1", server.mqtt())) {
             s.setSoTimeout(5000);
             OutputStream out = s.getOutputStream();
             for (byte[] p : packets) {

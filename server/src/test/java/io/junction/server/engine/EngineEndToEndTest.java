@@ -1,14 +1,13 @@
 package io.junction.server.engine;
 
 import io.junction.server.Clients;
+import io.junction.server.RunningServer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import io.junction.server.Junction;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -52,27 +51,12 @@ class EngineEndToEndTest {
     @TempDir
     static Path dir;
 
-    static Junction node;
-    static int mqtt;
-    static int http;
-
-    @BeforeAll
-    static void start() {
-        node = Junction.start(EngineClients.config(dir, """
-                [engine]
-                time_limit_ms = 2000
-                memory_limit_mb = 32
-                """));
-        mqtt = node.mqttPort();
-        http = node.httpPort();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+    @RegisterExtension
+    static final RunningServer server = new RunningServer(() -> EngineClients.config(dir, """
+            [engine]
+            time_limit_ms = 2000
+            memory_limit_mb = 32
+            """));
 
     static JsonNode keyed(Clients.Ws ws, String key, int seconds) throws InterruptedException {
         return ws.next("message", f -> f.path("stream").asText().equals("processed")
@@ -81,22 +65,22 @@ class EngineEndToEndTest {
 
     @Test
     void javascriptPythonAndWasmTransformAMosquittoPublishSeenOnTheWebSocket() throws Exception {
-        EngineClients.putScript(http, "pct-js", "javascript",
+        EngineClients.putScript(server.http(), "pct-js", "javascript",
                 "function process(m) { return {key: m.key + '_pct', body: {value: m.body.value * 100 / 255}}; }",
                 "bedroom.*.brightness");
-        EngineClients.putScript(http, "pct-py", "python", """
+        EngineClients.putScript(server.http(), "pct-py", "python", """
                 def process(m):
                     return {"key": m["key"] + "_py", "body": {"value": m["body"]["value"] * 100 / 255}}
                 """, "bedroom.*.brightness");
-        JsonNode wasm = EngineClients.putScript(http, "pct-wasm", "wasm", PCT_WASM, "bedroom.light.*");
+        JsonNode wasm = EngineClients.putScript(server.http(), "pct-wasm", "wasm", PCT_WASM, "bedroom.light.*");
         assertThat(wasm.get("language").asText()).isEqualTo("wasm");
         assertThat(wasm.get("bytes").asInt()).isEqualTo(268);
 
-        try (Clients.Ws ws = new Clients.Ws(http)) {
+        try (Clients.Ws ws = new Clients.Ws(server.http())) {
             ws.send("{\"op\":\"subscribe\",\"pattern\":\"bedroom.#\",\"source\":\"processed\"}");
             assertThat(ws.next("subscribed", f -> true, 10)).isNotNull();
 
-            EngineClients.mosquittoPub(mqtt, "mesh/b5ea3f/42/M/status", "128");
+            EngineClients.mosquittoPub(server.mqtt(), "mesh/b5ea3f/42/M/status", "128");
 
             JsonNode js = keyed(ws, "bedroom.light.brightness_pct", 30);
             assertThat(js).as("the JavaScript output on the WebSocket").isNotNull();
@@ -109,84 +93,84 @@ class EngineEndToEndTest {
             assertThat(py.get("message").get("body").toString()).isEqualTo("{\"value\":50.19607843137255}");
         }
         // The WASM module gives the same key and value as the JavaScript one: two such messages in the stream.
-        await().atMost(Duration.ofSeconds(20)).until(() -> EngineClients.processed(http, 0).stream()
+        await().atMost(Duration.ofSeconds(20)).until(() -> EngineClients.processed(server.http(), 0).stream()
                 .filter(x -> x.get("key").asText().equals("bedroom.light.brightness_pct")).count() == 2);
-        assertThat(EngineClients.processed(http, 0).stream()
+        assertThat(EngineClients.processed(server.http(), 0).stream()
                 .filter(x -> x.get("key").asText().equals("bedroom.light.brightness_pct"))
                 .map(x -> x.get("body").toString()).distinct().toList()).containsExactly("{\"value\":50.19607843137255}");
-        JsonNode list = EngineClients.get(http, "/api/scripts").json().get("scripts");
+        JsonNode list = EngineClients.get(server.http(), "/api/scripts").json().get("scripts");
         assertThat(list.findValuesAsText("name")).contains("pct-js", "pct-py", "pct-wasm");
     }
 
     @Test
     void aScriptReadsTheStatusOfAnotherKey() throws Exception {
-        EngineClients.mosquittoPub(mqtt, "statuskey/x", "77");
-        await().atMost(Duration.ofSeconds(10)).until(() -> EngineClients.get(http, "/api/status?key=statuskey.x").json().has("statuskey.x"));
-        EngineClients.putScript(http, "reader", "javascript", """
+        EngineClients.mosquittoPub(server.mqtt(), "statuskey/x", "77");
+        await().atMost(Duration.ofSeconds(10)).until(() -> EngineClients.get(server.http(), "/api/status?key=statuskey.x").json().has("statuskey.x"));
+        EngineClients.putScript(server.http(), "reader", "javascript", """
                 function process(m) {
                   const s = junction.status('statuskey.x');
                   return {key: 'reader.out', body: {seen: s === null ? null : s.body.value, none: junction.status('no.such.key')}};
                 }
                 """, "reader.in");
-        EngineClients.mosquittoPub(mqtt, "reader/in", "1");
-        await().atMost(Duration.ofSeconds(20)).until(() -> EngineClients.processed(http, 0).stream()
+        EngineClients.mosquittoPub(server.mqtt(), "reader/in", "1");
+        await().atMost(Duration.ofSeconds(20)).until(() -> EngineClients.processed(server.http(), 0).stream()
                 .anyMatch(x -> x.get("key").asText().equals("reader.out")));
-        JsonNode out = EngineClients.processed(http, 0).stream()
+        JsonNode out = EngineClients.processed(server.http(), 0).stream()
                 .filter(x -> x.get("key").asText().equals("reader.out")).findFirst().orElseThrow();
         assertThat(out.get("body").toString()).isEqualTo("{\"seen\":77,\"none\":null}");
     }
 
     @Test
     void anInvalidScriptIsRefusedWithItsLineNumber() throws Exception {
-        EngineClients.Reply r = EngineClients.put(http, "/api/scripts/broken", """
+        EngineClients.Reply r = EngineClients.put(server.http(), "/api/scripts/broken", """
                 {"language": "javascript", "bind": ["#"], "source": "function process(m) {\\n  return {key: m.key,, body: 1};\\n}"}
                 """);
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().get("error").asText()).isEqualTo("invalid script");
         assertThat(r.json().get("detail").asText()).contains("SyntaxError");
         assertThat(r.json().get("line").asInt()).isEqualTo(2);
-        assertThat(EngineClients.get(http, "/api/scripts/broken").status()).isEqualTo(404);
+        assertThat(EngineClients.get(server.http(), "/api/scripts/broken").status()).isEqualTo(404);
 
-        EngineClients.Reply py = EngineClients.put(http, "/api/scripts/broken-py", """
+        EngineClients.Reply py = EngineClients.put(server.http(), "/api/scripts/broken-py", """
                 {"language": "python", "bind": ["#"], "source": "x = 1\\ndef process(m)\\n    return m\\n"}
                 """);
         assertThat(py.status()).isEqualTo(400);
         assertThat(py.json().get("line").asInt()).isEqualTo(2);
 
-        assertThat(EngineClients.put(http, "/api/scripts/x", "{\"language\":\"cobol\",\"source\":\"s\",\"bind\":[\"#\"]}").json()
+        assertThat(EngineClients.put(server.http(), "/api/scripts/x", "{\"language\":\"cobol\",\"source\":\"s\",\"bind\":[\"#\"]}").json()
                 .get("detail").asText()).contains("unknown language 'cobol'");
-        assertThat(EngineClients.put(http, "/api/scripts/x", "{\"language\":\"javascript\",\"source\":\"s\",\"bind\":[\"a.*b\"]}").status())
+        assertThat(EngineClients.put(server.http(), "/api/scripts/x", "{\"language\":\"javascript\",\"source\":\"s\",\"bind\":[\"a.*b\"]}").status())
                 .isEqualTo(400);
-        assertThat(EngineClients.put(http, "/api/scripts/bad%20name", "{\"language\":\"javascript\",\"source\":\"s\",\"bind\":[\"#\"]}").status())
+        assertThat(EngineClients.put(server.http(), "/api/scripts/bad%20name", "{\"language\":\"javascript\",\"source\":\"s\",\"bind\":[\"#\"]}").status())
                 .isEqualTo(400);
-        assertThat(EngineClients.post(http, "/api/scripts/nobody/replay", "{\"from\":0}").status()).isEqualTo(404);
+        assertThat(EngineClients.post(server.http(), "/api/scripts/nobody/replay", "{\"from\":0}").status()).isEqualTo(404);
     }
 
     @Test
     void anInfiniteLoopAndAMemoryBombAreStoppedWhileAnotherScriptGoesOn() throws Exception {
-        EngineClients.putScript(http, "runaway", "javascript", """
+        EngineClients.putScript(server.http(), "runaway", "javascript", """
                 function process(m) {
                   if (m.body.value === 'loop') { while (true) {} }
                   if (m.body.value === 'bomb') { const a = []; while (true) { a.push(new Array(1000).fill(a.length)); } }
                   return {key: 'runaway.ok', body: m.body};
                 }
                 """, "limits.#");
-        EngineClients.putScript(http, "steady", "javascript",
+        EngineClients.putScript(server.http(), "steady", "javascript",
                 "function process(m) { return {key: 'steady.ok', body: m.body}; }", "limits.#");
-        EngineClients.mosquittoPub(mqtt, "limits/t", "loop");
-        EngineClients.mosquittoPub(mqtt, "limits/t", "bomb");
-        EngineClients.mosquittoPub(mqtt, "limits/t", "fine");
+        EngineClients.mosquittoPub(server.mqtt(), "limits/t", "loop");
+        EngineClients.mosquittoPub(server.mqtt(), "limits/t", "bomb");
+        EngineClients.mosquittoPub(server.mqtt(), "limits/t", "fine");
 
-        await().atMost(Duration.ofSeconds(30)).until(() -> EngineClients.get(http, "/api/scripts/runaway").json()
+        await().atMost(Duration.ofSeconds(30)).until(() -> EngineClients.get(server.http(), "/api/scripts/runaway").json()
                 .get("counters").get("in").asInt() == 3);
-        JsonNode runaway = EngineClients.get(http, "/api/scripts/runaway").json();
+        JsonNode runaway = EngineClients.get(server.http(), "/api/scripts/runaway").json();
         assertThat(runaway.get("state").asText()).isEqualTo("running");
         assertThat(runaway.get("counters").get("timeLimitStops").asInt()).isEqualTo(1);
         assertThat(runaway.get("counters").get("memoryLimitStops").asInt()).isEqualTo(1);
         assertThat(runaway.get("recentErrors").findValuesAsText("reason"))
                 .anySatisfy(x -> assertThat(x).contains("time limit"))
                 .anySatisfy(x -> assertThat(x).contains("memory limit"));
-        List<JsonNode> all = EngineClients.processed(http, 0);
+        List<JsonNode> all = EngineClients.processed(server.http(), 0);
         assertThat(all.stream().filter(x -> x.get("key").asText().equals("steady.ok")).count()).isEqualTo(3);
         assertThat(all.stream().filter(x -> x.get("key").asText().equals("runaway.ok"))
                 .map(x -> x.get("body").get("value").asText()).toList()).containsExactly("fine");
@@ -194,15 +178,15 @@ class EngineEndToEndTest {
 
     @Test
     void aHotSwapUnderASteadyStreamLosesAndRepeatsNothing() throws Exception {
-        JsonNode v1 = EngineClients.putScript(http, "swapper", "javascript",
+        JsonNode v1 = EngineClients.putScript(server.http(), "swapper", "javascript",
                 "function process(m) { return {key: 'swap.out', body: {n: m.body.n, v: 1}}; }", "swap.#");
         long from = v1.get("offset").asLong();
         int total = 3_000;
-        long processedStart = EngineClients.get(http, "/api/streams/processed?limit=1").json().get("end").asLong();
-        try (EngineClients.Device device = new EngineClients.Device(mqtt, "swap-device")) {
+        long processedStart = EngineClients.get(server.http(), "/api/streams/processed?limit=1").json().get("end").asLong();
+        try (EngineClients.Device device = new EngineClients.Device(server.mqtt(), "swap-device")) {
             for (int i = 0; i < total; i++) {
                 if (i == total / 2) {
-                    JsonNode v2 = EngineClients.putScript(http, "swapper", "javascript",
+                    JsonNode v2 = EngineClients.putScript(server.http(), "swapper", "javascript",
                             "function process(m) { return {key: 'swap.out', body: {n: m.body.n, v: 2}}; }", "swap.#");
                     assertThat(v2.get("version").asInt()).isEqualTo(2);
                     assertThat(v2.get("versionSince").asLong()).isGreaterThan(from);
@@ -211,10 +195,10 @@ class EngineEndToEndTest {
             }
             device.drain();
         }
-        await().atMost(Duration.ofSeconds(60)).until(() -> EngineClients.processed(http, processedStart).stream()
+        await().atMost(Duration.ofSeconds(60)).until(() -> EngineClients.processed(server.http(), processedStart).stream()
                 .filter(x -> x.get("key").asText().equals("swap.out")).count() >= total);
         Map<Integer, Integer> versionBySource = new HashMap<>();
-        for (JsonNode x : EngineClients.processed(http, processedStart)) {
+        for (JsonNode x : EngineClients.processed(server.http(), processedStart)) {
             if (x.get("key").asText().equals("swap.out")) {
                 Integer before = versionBySource.put(x.get("body").get("n").asInt(), x.get("body").get("v").asInt());
                 assertThat(before).as("source %s processed twice", x.get("body").get("n")).isNull();
@@ -229,27 +213,27 @@ class EngineEndToEndTest {
     @Test
     void aReplayOf100000MessagesRerunsThemIntoTheProcessedStream() throws Exception {
         int total = 100_000;
-        long rawStart = EngineClients.get(http, "/api/streams/raw?limit=1").json().get("end").asLong();
-        try (EngineClients.Device device = new EngineClients.Device(mqtt, "replay-device")) {
+        long rawStart = EngineClients.get(server.http(), "/api/streams/raw?limit=1").json().get("end").asLong();
+        try (EngineClients.Device device = new EngineClients.Device(server.mqtt(), "replay-device")) {
             for (int i = 0; i < total; i++) {
                 device.publish("replay/in", "{\"n\":" + i + "}");
             }
             device.drain();
         }
-        EngineClients.putScript(http, "replayer", "javascript",
+        EngineClients.putScript(server.http(), "replayer", "javascript",
                 "function process(m) { return {key: 'replay.out', body: {n: m.body.n}}; }", "replay.#");
-        long processedStart = EngineClients.get(http, "/api/streams/processed?limit=1").json().get("end").asLong();
-        EngineClients.Reply started = EngineClients.post(http, "/api/scripts/replayer/replay", "{\"from\": " + rawStart + "}");
+        long processedStart = EngineClients.get(server.http(), "/api/streams/processed?limit=1").json().get("end").asLong();
+        EngineClients.Reply started = EngineClients.post(server.http(), "/api/scripts/replayer/replay", "{\"from\": " + rawStart + "}");
         assertThat(started.status()).as(started.text()).isEqualTo(202);
 
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() ->
-                EngineClients.get(http, "/api/scripts/replayer").json().get("replay").get("state").asText().equals("done"));
-        JsonNode replay = EngineClients.get(http, "/api/scripts/replayer").json().get("replay");
+                EngineClients.get(server.http(), "/api/scripts/replayer").json().get("replay").get("state").asText().equals("done"));
+        JsonNode replay = EngineClients.get(server.http(), "/api/scripts/replayer").json().get("replay");
         assertThat(replay.get("matched").asLong()).isEqualTo(total);
         assertThat(replay.get("outputs").asLong()).isEqualTo(total);
         assertThat(replay.get("failed").asLong()).isZero();
 
-        List<JsonNode> out = EngineClients.processed(http, processedStart).stream()
+        List<JsonNode> out = EngineClients.processed(server.http(), processedStart).stream()
                 .filter(x -> x.get("kind").asText().equals("replayed") && x.get("key").asText().equals("replay.out")).toList();
         assertThat(out).hasSize(total);
         for (int i = 0; i < total; i++) {

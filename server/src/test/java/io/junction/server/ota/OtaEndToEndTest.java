@@ -6,11 +6,11 @@ import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 
 import io.junction.core.config.JunctionConfig;
 import io.junction.server.Clients;
-import io.junction.server.Junction;
+import io.junction.server.RunningServer;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -47,18 +47,18 @@ class OtaEndToEndTest {
     @TempDir
     static Path dir;
 
-    static Junction node;
-    static Http http;
-    static int mqtt;
+    @RegisterExtension
+    static final RunningServer server = new RunningServer(OtaEndToEndTest::config);
 
-    @BeforeAll
-    static void start() throws Exception {
+    static Http http;
+
+    static JunctionConfig config() throws Exception {
         KeyPair pair = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
         Path key = dir.resolve("ota-key.pem");
         Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n"
                 + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pair.getPrivate().getEncoded())
                 + "\n-----END PRIVATE KEY-----\n");
-        JunctionConfig config = Clients.config(dir, "always", """
+        return Clients.config(dir, "always", """
                 [ota]
                 max_image_bytes = 200000
                 signing_key = "%s"
@@ -67,16 +67,11 @@ class OtaEndToEndTest {
                 [ota.groups]
                 "fleet-a" = ["grp-1", "grp-2"]
                 """.formatted(key));
-        node = Junction.start(config);
-        http = new Http(node.httpPort());
-        mqtt = node.mqttPort();
     }
 
-    @AfterAll
-    static void stop() {
-        if (node != null) {
-            node.close();
-        }
+    @BeforeAll
+    static void start() {
+        http = new Http(server.http());
     }
 
     static byte[] image(int size, long seed) {
@@ -145,7 +140,7 @@ class OtaEndToEndTest {
         byte[] img = image(100_000, 10);
         String pkg = upload(img, "1.1.0", "json-model");
         String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"json-1\"]}");
-        try (Events events = new Events(node.httpPort()); OtaDevice dev = new OtaDevice("json-1", mqtt)) {
+        try (Events events = new Events(server.http()); OtaDevice dev = new OtaDevice("json-1", server.mqtt())) {
             dev.send("{\"type\":\"check\",\"version\":\"1.0.0\"}");
             JsonNode offer = dev.answer("offer");
             assertThat(offer.get("version").asText()).isEqualTo("1.1.0");
@@ -197,7 +192,7 @@ class OtaEndToEndTest {
         byte[] img = image(30_001, 20);
         String pkg = upload(img, "2.3.4", "cbor-model");
         String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"cbor-1\"]}");
-        try (OtaDevice dev = new OtaDevice("cbor-1", mqtt)) {
+        try (OtaDevice dev = new OtaDevice("cbor-1", server.mqtt())) {
             dev.send(cbor(Map.of(0, 0)));
             JsonNode offer = new com.fasterxml.jackson.databind.ObjectMapper(CBOR).readTree(dev.cborAnswer());
             assertThat(offer.get("0").asText()).isEqualTo(pkg);
@@ -246,13 +241,13 @@ class OtaEndToEndTest {
         assertThat(first).hasSize(2);
         assertThat(second).hasSize(2);
         for (String uid : List.of("st-1", "st-2", "st-3", "st-4")) {
-            try (OtaDevice dev = new OtaDevice(uid, mqtt)) {
+            try (OtaDevice dev = new OtaDevice(uid, server.mqtt())) {
                 dev.send("{\"type\":\"check\"}");
                 assertThat(dev.answer(first.contains(uid) ? "offer" : "none")).as(uid).isNotNull();
             }
         }
         assertThat(http.post("/api/ota/rollouts/" + ro + "/advance", "").json().get("stage").asInt()).isEqualTo(2);
-        try (OtaDevice dev = new OtaDevice(second.getFirst(), mqtt)) {
+        try (OtaDevice dev = new OtaDevice(second.getFirst(), server.mqtt())) {
             dev.send("{\"type\":\"check\"}");
             assertThat(dev.answer("offer").get("rollout").asText()).isEqualTo(ro);
         }
@@ -264,7 +259,7 @@ class OtaEndToEndTest {
         String pkg = upload(image(1000, 40), "1.0.0", "paused-model");
         String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"pause-1\"]}");
         assertThat(http.post("/api/ota/rollouts/" + ro + "/pause", "").json().get("status").asText()).isEqualTo("paused");
-        try (OtaDevice dev = new OtaDevice("pause-1", mqtt)) {
+        try (OtaDevice dev = new OtaDevice("pause-1", server.mqtt())) {
             dev.send("{\"type\":\"check\"}");
             assertThat(dev.answerText()).isEqualTo("{\"type\":\"none\"}");
             assertThat(deviceState(ro, "pause-1").get("state").asText()).isEqualTo("pending");
@@ -278,7 +273,7 @@ class OtaEndToEndTest {
     void aDeviceReportingFailedShowsItsReason() throws Exception {
         String pkg = upload(image(1000, 50), "1.0.0", "failing-model");
         String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"fail-1\"]}");
-        try (OtaDevice dev = new OtaDevice("fail-1", mqtt)) {
+        try (OtaDevice dev = new OtaDevice("fail-1", server.mqtt())) {
             dev.send("{\"type\":\"check\"}");
             dev.answer("offer");
             dev.send("{\"type\":\"failed\",\"reason\":\"flash write error at 0x8000\"}");
@@ -309,7 +304,7 @@ class OtaEndToEndTest {
     void aConnectingDeviceGetsItsPendingOfferWithoutChecking() throws Exception {
         String pkg = upload(image(1000, 70), "1.0.0", "connect-model");
         String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"conn-1\"]}");
-        try (OtaDevice dev = new OtaDevice("conn-1", mqtt)) {
+        try (OtaDevice dev = new OtaDevice("conn-1", server.mqtt())) {
             JsonNode offer = dev.answer("offer");
             assertThat(offer.get("rollout").asText()).isEqualTo(ro);
         }
@@ -320,7 +315,7 @@ class OtaEndToEndTest {
     void aNewerDeviceIsNotDowngradedUnlessTheRolloutIsARollback() throws Exception {
         String pkg = upload(image(1000, 80), "1.5.0", "rollback-model");
         String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"rb-1\"]}");
-        try (OtaDevice dev = new OtaDevice("rb-1", mqtt)) {
+        try (OtaDevice dev = new OtaDevice("rb-1", server.mqtt())) {
             dev.send("{\"type\":\"check\",\"version\":\"2.0.0\"}");
             dev.answer("none");
             assertThat(deviceState(ro, "rb-1").get("state").asText()).isEqualTo("skipped");
@@ -338,7 +333,7 @@ class OtaEndToEndTest {
         Http.Reply link = http.post("/api/ota/groups/fleet-a/link", "{\"package\":\"" + pkg + "\"}");
         assertThat(link.status()).isEqualTo(201);
         assertThat(link.json().get("counts").get("total").asInt()).isEqualTo(2);
-        try (OtaDevice dev = new OtaDevice("grp-2", mqtt)) {
+        try (OtaDevice dev = new OtaDevice("grp-2", server.mqtt())) {
             dev.send("{\"type\":\"check\",\"version\":\"2.0.0\"}");
             JsonNode offer = dev.answer("offer");
             assertThat(offer.get("version").asText()).isEqualTo("3.0.0");

@@ -1,17 +1,15 @@
 package io.junction.server.telemetry;
 
 import io.junction.server.Clients;
+import io.junction.server.RunningServer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import com.fasterxml.jackson.dataformat.cbor.CBORGenerator;
 
-import io.junction.core.config.JunctionConfig;
-import io.junction.server.Junction;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -33,32 +31,16 @@ class TelemetryEndToEndTest {
     @TempDir
     static Path dir;
 
-    static Junction node;
-    static int mqtt;
-    static int http;
-
-    @BeforeAll
-    static void start() {
-        JunctionConfig config = Clients.config(dir, "always", """
-                [telemetry]
-                max_buckets = 100000
-                """);
-        node = Junction.start(config);
-        mqtt = node.mqttPort();
-        http = node.httpPort();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+    @RegisterExtension
+    static final RunningServer server = new RunningServer(() -> Clients.config(dir, "always", """
+            [telemetry]
+            max_buckets = 100000
+            """));
 
     private static JsonNode awaitSeries(String query, int points) {
         JsonNode[] found = new JsonNode[1];
         await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-            TelemetryClients.Reply r = TelemetryClients.get(http, query);
+            TelemetryClients.Reply r = TelemetryClients.get(server.http(), query);
             assertThat(r.status()).as(r.text()).isEqualTo(200);
             JsonNode series = r.json().get("series");
             assertThat(series).hasSize(1);
@@ -71,7 +53,7 @@ class TelemetryEndToEndTest {
     @Test
     void nestedJsonPublishedWithMosquittoIsQueryableByItsFlattenedFields() throws Exception {
         for (double t : new double[]{21.5, 22.0, 22.5}) {
-            TelemetryClients.mosquittoPub(mqtt, "-q", "1", "-t", "dev1/env", "-m", "{\"env\":{\"temp\":" + t + ",\"hum\":40},\"ok\":true}");
+            TelemetryClients.mosquittoPub(server.mqtt(), "-q", "1", "-t", "dev1/env", "-m", "{\"env\":{\"temp\":" + t + ",\"hum\":40},\"ok\":true}");
         }
         JsonNode temp = awaitSeries("/api/telemetry/query?key=dev1.env&field=env.temp&fn=raw&from=-1h", 3);
         assertThat(temp.get("key").asText()).isEqualTo("dev1.env");
@@ -84,16 +66,16 @@ class TelemetryEndToEndTest {
         }
         assertThat(values).containsExactly(21.5, 22.0, 22.5);
 
-        JsonNode series = TelemetryClients.get(http, "/api/telemetry/series?key=dev1.*").json().get("series");
+        JsonNode series = TelemetryClients.get(server.http(), "/api/telemetry/series?key=dev1.*").json().get("series");
         List<String> fields = new ArrayList<>();
         series.forEach(s -> fields.add(s.get("field").asText() + ":" + s.get("type").asText()));
         assertThat(fields).containsExactly("env.hum:float", "env.temp:float", "ok:boolean");
 
-        JsonNode last = TelemetryClients.get(http, "/api/telemetry/last?key=dev1.env&field=env.temp").json().get("series");
+        JsonNode last = TelemetryClients.get(server.http(), "/api/telemetry/last?key=dev1.env&field=env.temp").json().get("series");
         assertThat(last).hasSize(1);
         assertThat(last.get(0).get("value").asDouble()).isEqualTo(22.5);
 
-        TelemetryClients.Reply csv = TelemetryClients.get(http, "/api/telemetry/query?key=dev1.env&field=env.temp&fn=raw&from=-1h",
+        TelemetryClients.Reply csv = TelemetryClients.get(server.http(), "/api/telemetry/query?key=dev1.env&field=env.temp&fn=raw&from=-1h",
                 "Accept", "text/csv");
         assertThat(csv.contentType()).startsWith("text/csv");
         List<String> lines = csv.text().lines().toList();
@@ -101,7 +83,7 @@ class TelemetryEndToEndTest {
         assertThat(lines).hasSize(4);
         assertThat(lines.get(1)).startsWith("dev1.env,device=dev1,env.temp,").endsWith(",21.5");
 
-        String metrics = TelemetryClients.get(http, "/metrics").text();
+        String metrics = TelemetryClients.get(server.http(), "/metrics").text();
         assertThat(metrics).contains("junction_telemetry_points_written_total{source=\"stream\"}")
                 .contains("junction_telemetry_writer_lag").contains("junction_telemetry_store_bytes");
     }
@@ -113,7 +95,7 @@ class TelemetryEndToEndTest {
                 + "cpu,host=a,region=eu usage_idle=oops " + (base + 1_000) + "000000\n"
                 + "cpu,host=a,region=eu usage_idle=89.5,procs=13i " + (base + 2_000) + "000000\n"
                 + "cpu,host=a,region=eu usage_idle=88 " + (base - 30L * 86_400_000) + "000000\n";
-        TelemetryClients.Reply r = TelemetryClients.post(http, "/api/telemetry/write", body);
+        TelemetryClients.Reply r = TelemetryClients.post(server.http(), "/api/telemetry/write", body);
         assertThat(r.status()).as(r.text()).isEqualTo(400);
         JsonNode answer = r.json();
         assertThat(answer.get("error").asText()).isEqualTo("bad request");
@@ -133,7 +115,7 @@ class TelemetryEndToEndTest {
         assertThat(procs.get("points").get(1).get(1).isIntegralNumber()).isTrue();
 
         // Seconds precision and the db parameter Telegraf's InfluxDB output adds: 204 and stored.
-        TelemetryClients.Reply ok = TelemetryClients.post(http, "/api/telemetry/write?db=telegraf&precision=s",
+        TelemetryClients.Reply ok = TelemetryClients.post(server.http(), "/api/telemetry/write?db=telegraf&precision=s",
                 "mem,host=a used=1024i " + (base / 1000 + 10) + "\n");
         assertThat(ok.status()).as(ok.text()).isEqualTo(204);
         JsonNode mem = awaitSeries("/api/telemetry/query?key=mem&field=used&fn=raw&from=" + base + "&to=" + (base + MIN_MS), 1);
@@ -141,12 +123,12 @@ class TelemetryEndToEndTest {
         assertThat(mem.get("points").get(0).get(1).asLong()).isEqualTo(1024);
 
         // The path InfluxDB 2.x client libraries write to, under the telemetry prefix.
-        TelemetryClients.Reply v2 = TelemetryClients.post(http, "/api/telemetry/api/v2/write?org=o&bucket=b&precision=ms",
+        TelemetryClients.Reply v2 = TelemetryClients.post(server.http(), "/api/telemetry/api/v2/write?org=o&bucket=b&precision=ms",
                 "mem,host=b used=2048i " + (base + 20_000));
         assertThat(v2.status()).as(v2.text()).isEqualTo(204);
         awaitSeries("/api/telemetry/query?key=mem&field=used&fn=raw&tag.host=b&from=" + base + "&to=" + (base + MIN_MS), 1);
 
-        TelemetryClients.Reply badPrecision = TelemetryClients.post(http, "/api/telemetry/write?precision=d", "m v=1");
+        TelemetryClients.Reply badPrecision = TelemetryClients.post(server.http(), "/api/telemetry/write?precision=d", "m v=1");
         assertThat(badPrecision.status()).isEqualTo(400);
         assertThat(badPrecision.json().get("detail").asText()).contains("precision 'd' is not known");
     }
@@ -158,12 +140,12 @@ class TelemetryEndToEndTest {
         for (int i = 0; i < 60; i++) {
             body.append("greenhouse.air,zone=1 temp=").append(i).append(' ').append(base + i * 10_000L).append('\n');
         }
-        assertThat(TelemetryClients.post(http, "/api/telemetry/write?precision=ms", body.toString()).status()).isEqualTo(204);
+        assertThat(TelemetryClients.post(server.http(), "/api/telemetry/write?precision=ms", body.toString()).status()).isEqualTo(204);
         String q = "/api/telemetry/query?key=greenhouse.air&field=temp&every=1m&from=" + base + "&to=" + (base + 10 * MIN_MS);
         JsonNode mean = awaitSeries(q + "&fn=mean", 10);
-        JsonNode max = TelemetryClients.get(http, q + "&fn=max").json().get("series").get(0);
-        JsonNode count = TelemetryClients.get(http, q + "&fn=count").json().get("series").get(0);
-        JsonNode first = TelemetryClients.get(http, q + "&fn=first").json().get("series").get(0);
+        JsonNode max = TelemetryClients.get(server.http(), q + "&fn=max").json().get("series").get(0);
+        JsonNode count = TelemetryClients.get(server.http(), q + "&fn=count").json().get("series").get(0);
+        JsonNode first = TelemetryClients.get(server.http(), q + "&fn=first").json().get("series").get(0);
         for (int m = 0; m < 10; m++) {
             // Minute m holds the values 6m .. 6m+5.
             assertThat(mean.get("points").get(m).get(0).asLong()).isEqualTo(base + m * MIN_MS);
@@ -172,7 +154,7 @@ class TelemetryEndToEndTest {
             assertThat(count.get("points").get(m).get(1).asLong()).isEqualTo(6);
             assertThat(first.get("points").get(m).get(1).asDouble()).isEqualTo(6 * m);
         }
-        JsonNode sum = TelemetryClients.get(http, q.replace("every=1m", "every=5m") + "&fn=sum").json().get("series").get(0);
+        JsonNode sum = TelemetryClients.get(server.http(), q.replace("every=1m", "every=5m") + "&fn=sum").json().get("series").get(0);
         assertThat(sum.get("points").get(0).get(1).asDouble()).isEqualTo(435);   // 0 + 1 + ... + 29
     }
 
@@ -189,23 +171,23 @@ class TelemetryEndToEndTest {
         }
         Path file = dir.resolve("tel.cbor");
         Files.write(file, bytes.toByteArray());
-        TelemetryClients.mosquittoPub(mqtt, "-q", "1", "-t", "ab12/tel/p", "-f", file.toString());
+        TelemetryClients.mosquittoPub(server.mqtt(), "-q", "1", "-t", "ab12/tel/p", "-f", file.toString());
         JsonNode rsrp = awaitSeries("/api/telemetry/query?key=ab12.tel.p&field=rsrp&fn=raw&from=-1h", 1);
         assertThat(rsrp.get("tags").get("device").asText()).isEqualTo("ab12");
         assertThat(rsrp.get("points").get(0).get(1).asDouble()).isEqualTo(-97);
         JsonNode mv = awaitSeries("/api/telemetry/query?key=ab12.tel.p&field=bat.mv&fn=raw&from=-1h", 1);
         assertThat(mv.get("points").get(0).get(1).asDouble()).isEqualTo(3711);
         // JSON on the same convention works too.
-        TelemetryClients.mosquittoPub(mqtt, "-q", "1", "-t", "cd34/tel/p", "-m", "{\"rsrp\":-101}");
+        TelemetryClients.mosquittoPub(server.mqtt(), "-q", "1", "-t", "cd34/tel/p", "-m", "{\"rsrp\":-101}");
         awaitSeries("/api/telemetry/query?key=cd34.tel.p&field=rsrp&fn=raw&from=-1h", 1);
     }
 
     @Test
     void aWebSocketSubscriberReceivesNewPointsOfASeriesAsTheyArrive() throws Exception {
-        try (Clients.Ws ws = new Clients.Ws(http)) {
+        try (Clients.Ws ws = new Clients.Ws(server.http())) {
             ws.send("{\"op\":\"subscribe\",\"pattern\":\"telemetry.chart.#\",\"source\":\"events\"}");
             assertThat(ws.next("subscribed", 10)).isNotNull();
-            TelemetryClients.mosquittoPub(mqtt, "-q", "1", "-t", "chart/line1", "-m", "{\"v\":1.5,\"env\":{\"t\":20}}");
+            TelemetryClients.mosquittoPub(server.mqtt(), "-q", "1", "-t", "chart/line1", "-m", "{\"v\":1.5,\"env\":{\"t\":20}}");
             JsonNode frame = ws.next("event", 10);
             assertThat(frame).as("an event frame").isNotNull();
             assertThat(frame.get("key").asText()).isEqualTo("telemetry.chart.line1");
@@ -218,7 +200,7 @@ class TelemetryEndToEndTest {
             assertThat(event.has("hubKey")).isFalse();
 
             // Line protocol points reach live subscribers too.
-            TelemetryClients.post(http, "/api/telemetry/write", "chart.line2 v=7i");
+            TelemetryClients.post(server.http(), "/api/telemetry/write", "chart.line2 v=7i");
             JsonNode second = ws.next("event", 10);
             assertThat(second.get("key").asText()).isEqualTo("telemetry.chart.line2");
             assertThat(second.get("event").get("fields").get("v").asLong()).isEqualTo(7);
@@ -227,9 +209,9 @@ class TelemetryEndToEndTest {
 
     @Test
     void queriesThatWouldExhaustMemoryOrAreMalformedGetClearErrors() throws Exception {
-        TelemetryClients.mosquittoPub(mqtt, "-q", "1", "-t", "big/range", "-m", "{\"v\":1}");
+        TelemetryClients.mosquittoPub(server.mqtt(), "-q", "1", "-t", "big/range", "-m", "{\"v\":1}");
         awaitSeries("/api/telemetry/query?key=big.range&field=v&fn=raw&from=-1h", 1);
-        TelemetryClients.Reply tooMany = TelemetryClients.get(http, "/api/telemetry/query?key=big.range&field=v&every=1s&from=-30d");
+        TelemetryClients.Reply tooMany = TelemetryClients.get(server.http(), "/api/telemetry/query?key=big.range&field=v&every=1s&from=-30d");
         assertThat(tooMany.status()).isEqualTo(400);
         assertThat(tooMany.json().get("error").asText()).isEqualTo("query refused");
         assertThat(tooMany.json().get("detail").asText()).contains("buckets of 1s").contains("more than the limit of 100000");
@@ -245,7 +227,7 @@ class TelemetryEndToEndTest {
                 {"/api/telemetry/query?key=big.range&field=v&every=1m&from=-1h&to=-2h", "the time range is empty"},
         };
         for (String[] c : cases) {
-            TelemetryClients.Reply r = TelemetryClients.get(http, c[0]);
+            TelemetryClients.Reply r = TelemetryClients.get(server.http(), c[0]);
             assertThat(r.status()).as(c[0]).isEqualTo(400);
             assertThat(r.json().get("error").asText()).as(c[0]).isEqualTo("bad request");
             assertThat(r.json().get("detail").asText()).as(c[0]).contains(c[1]);
