@@ -128,20 +128,10 @@ final class LoadRunner {
                         run, i, perDevice, spec.window(), acks));
             }
             Net.sleep(spec.warmupSeconds() * 1000L);
-            long t0 = System.nanoTime();
-            window.set(0, t0);
-            receiver.openWindow(t0);
-            long sent0 = sum(pubs, MqttConnection::sent);
-            long acked0 = sum(pubs, MqttConnection::acked);
-            long recv0 = receiver.receivedInWindow.get();
+            Mark start = Mark.at(0, window, receiver::openWindow, receiver, pubs);
             Net.sleep(spec.seconds() * 1000L);
-            long t1 = System.nanoTime();
-            window.set(1, t1);
-            receiver.closeWindow(t1);
-            long sent1 = sum(pubs, MqttConnection::sent);
-            long acked1 = sum(pubs, MqttConnection::acked);
-            long recv1 = receiver.receivedInWindow.get();
-            double secs = (t1 - t0) / 1e9;
+            Mark end = Mark.at(1, window, receiver::closeWindow, receiver, pubs);
+            double secs = (end.nanos() - start.nanos()) / 1e9;
 
             pubs.forEach(MqttConnection::stop);
             for (MqttConnection c : pubs) {
@@ -160,13 +150,27 @@ final class LoadRunner {
                 }
             }
             LatencyHistogram h = receiver.latency;
-            return new Result(spec, secs, (sent1 - sent0) / secs, (acked1 - acked0) / secs, (recv1 - recv0) / secs,
+            return new Result(spec, secs, (end.sent() - start.sent()) / secs, (end.acked() - start.acked()) / secs,
+                    (end.received() - start.received()) / secs,
                     h.count(), h.percentile(50), h.percentile(99), h.percentile(99.9), h.max(), h.mean(),
                     ackLatency.percentile(50), ackLatency.percentile(99),
                     sent, acked, received, dropsReported.getAsLong() - drops0, Math.max(0, expected - received),
                     sum(pubs, MqttConnection::skipped), error);
         } finally {
             pubs.forEach(MqttConnection::close);
+        }
+    }
+
+    /** The counters at one edge of the measured window: the pass's rates are the differences of two marks. */
+    private record Mark(long nanos, long sent, long acked, long received) {
+
+        /** Sets edge {@code which} (0 start, 1 end) of {@code window} and of the receiver's window now, and reads the counters. */
+        static Mark at(int which, java.util.concurrent.atomic.AtomicLongArray window, java.util.function.LongConsumer receiverEdge,
+                Receiver receiver, List<MqttConnection> pubs) {
+            long now = System.nanoTime();
+            window.set(which, now);
+            receiverEdge.accept(now);
+            return new Mark(now, sum(pubs, MqttConnection::sent), sum(pubs, MqttConnection::acked), receiver.receivedInWindow.get());
         }
     }
 

@@ -33,6 +33,13 @@ class LifecycleTest {
     @TempDir
     Path dir;
 
+    /** Publishes {@code {"n": from}} up to {@code {"n": to - 1}} on {@code in.x}, each with the {@code more} fields after n. */
+    static void publishIn(Fixture f, int from, int to, String more) {
+        for (int i = from; i < to; i++) {
+            f.publish("in.x", "{\"n\":" + i + more + "}");
+        }
+    }
+
     /** Outputs of key {@code out} by source number: each must appear exactly once. */
     static Map<Long, String> bySource(Fixture f) throws Exception {
         Map<Long, String> seen = new HashMap<>();
@@ -132,18 +139,14 @@ class LifecycleTest {
         try {
             f.store("s", Language.JAVASCRIPT, tagged("a"), "in.#");
             f.storeWasm("w", "pct.wasm", "in.#");
-            for (int i = 0; i < 50; i++) {
-                f.publish("in.x", "{\"n\":" + i + ",\"value\":255}");
-            }
+            publishIn(f, 0, 50, ",\"value\":255");
             f.awaitProcessed("out", 50);
             f.awaitProcessed("in.x_pct", 50);
             f.restart();
             long resumedAt = f.info("s").offset();
             assertThat(resumedAt).isEqualTo(50);
             assertThat(f.info("w").offset()).isEqualTo(50);
-            for (int i = 50; i < 80; i++) {
-                f.publish("in.x", "{\"n\":" + i + ",\"value\":255}");
-            }
+            publishIn(f, 50, 80, ",\"value\":255");
             f.awaitProcessed("out", 80);
             f.awaitProcessed("in.x_pct", 80);
             assertThat(bySource(f)).hasSize(80);
@@ -159,9 +162,7 @@ class LifecycleTest {
         Fixture f = new Fixture(dir);
         try {
             f.store("s", Language.JAVASCRIPT, tagged("a"), "in.#");
-            for (int i = 0; i < 20; i++) {
-                f.publish("in.x", "{\"n\":" + i + "}");
-            }
+            publishIn(f, 0, 20, "");
             f.awaitProcessed("out", 20);
             f.close();
             // As if the process died after appending the outputs of offsets 10..19 but before committing past 10:
@@ -210,9 +211,7 @@ class LifecycleTest {
     @Test
     void aSecondReplayOfAScriptWaitsForTheFirstToFinish() {
         try (Fixture f = new Fixture(dir)) {
-            for (int i = 0; i < 200; i++) {
-                f.publish("in.x", "{\"n\":" + i + "}");
-            }
+            publishIn(f, 0, 200, "");
             f.store("slow", Language.JAVASCRIPT,
                     "function process(m) { const t = Date.now(); while (Date.now() - t < 5) {} return {key: 'out', body: {n: m.body.n, v: 's'}}; }",
                     "in.#");

@@ -112,6 +112,18 @@ class OtaServiceTest {
                 Message.STATUS, json));
     }
 
+    /** Sends a check from {@code uid} and returns the type of its answer ("offer" or "none"). */
+    String check(String uid) throws Exception {
+        request(uid, "{\"type\":\"check\"}");
+        return answer(uid + "/ota/s").get("type").asText();
+    }
+
+    /** Moves the clock on and waits until the rollouts have saved what they did about it. */
+    void advance(Duration by) throws Exception {
+        clock.advance(by);
+        settle();
+    }
+
     JsonNode answer(String topic) throws Exception {
         while (true) {
             Map.Entry<String, byte[]> e = published.poll(10, TimeUnit.SECONDS);
@@ -136,19 +148,15 @@ class OtaServiceTest {
         start(settings(3));
         String pkg = addPackage("1.0.0", 100);
         String ro = rollout(pkg, List.of("d1"));
-        request("d1", "{\"type\":\"check\"}");
-        assertThat(answer("d1/ota/s").get("type").asText()).isEqualTo("offer");
+        assertThat(check("d1")).isEqualTo("offer");
         await().untilAsserted(() -> assertThat(state(ro, "d1")).isEqualTo("offered"));
 
-        clock.advance(Duration.ofSeconds(59));
-        settle();
+        advance(Duration.ofSeconds(59));
         assertThat(state(ro, "d1")).isEqualTo("offered");
-        clock.advance(Duration.ofSeconds(2));
-        settle();
+        advance(Duration.ofSeconds(2));
         assertThat(state(ro, "d1")).startsWith("failed: timeout: no download within 60 s");
 
-        request("d1", "{\"type\":\"check\"}");
-        assertThat(answer("d1/ota/s").get("type").asText()).isEqualTo("offer");
+        assertThat(check("d1")).isEqualTo("offer");
         await().untilAsserted(() -> assertThat(state(ro, "d1")).isEqualTo("offered"));
     }
 
@@ -157,15 +165,13 @@ class OtaServiceTest {
         start(settings(3));
         String pkg = addPackage("1.0.0", 5000);
         String ro = rollout(pkg, List.of("d2"));
-        request("d2", "{\"type\":\"check\"}");
-        answer("d2/ota/s");
+        check("d2");
         request("d2", "{\"type\":\"download\",\"id\":\"" + pkg + "\",\"start\":0,\"end\":100000}");
         JsonNode chunk = answer("d2/ota/s/d");
         assertThat(chunk.get("len").asInt()).as("a chunk is at most chunk_bytes").isEqualTo(1024);
         await().untilAsserted(() -> assertThat(state(ro, "d2")).isEqualTo("downloading"));
 
-        clock.advance(Duration.ofSeconds(121));
-        settle();
+        advance(Duration.ofSeconds(121));
         assertThat(state(ro, "d2")).startsWith("failed: timeout: no download activity for 120 s");
 
         request("d2", "{\"type\":\"download\",\"id\":\"" + pkg + "\",\"start\":1024,\"end\":2048}");
@@ -179,12 +185,10 @@ class OtaServiceTest {
         String pkg = addPackage("1.0.0", 100);
         String ro = rollout(pkg, List.of("d3"));
         for (int i = 0; i < 2; i++) {
-            request("d3", "{\"type\":\"check\"}");
-            assertThat(answer("d3/ota/s").get("type").asText()).isEqualTo("offer");
+            assertThat(check("d3")).isEqualTo("offer");
             request("d3", "{\"type\":\"failed\",\"reason\":\"bad flash\"}");
         }
-        request("d3", "{\"type\":\"check\"}");
-        assertThat(answer("d3/ota/s").get("type").asText()).isEqualTo("none");
+        assertThat(check("d3")).isEqualTo("none");
         assertThat(state(ro, "d3")).isEqualTo("failed: bad flash");
     }
 

@@ -55,6 +55,13 @@ class AuthRoutesTest {
     private record Reply(int status, JsonNode json, ApiResponse response) {
     }
 
+    /** Calls a route that must refuse with {@code status}; the problem's detail, which says why. */
+    private String refused(int status, Method method, String path, String token, String body) throws Exception {
+        Reply r = call(method, path, token, body);
+        assertThat(r.status()).isEqualTo(status);
+        return r.json().get("detail").asText();
+    }
+
     /** Calls a route as the endpoint would: the caller is whoever the bearer token belongs to. */
     private Reply call(Method method, String path, String token, String body) throws Exception {
         RouteTable.Found f = (RouteTable.Found) routes.lookup(method.name(), path);
@@ -108,9 +115,8 @@ class AuthRoutesTest {
                 .contains("\"password\" is missing");
         assertThat(call(Method.POST, "/api/auth/login", null, "{\"username\":\"admin\",\"password\":1234}").json().get("detail").asText())
                 .contains("must be a string");
-        Reply extra = call(Method.POST, "/api/auth/login", null, "{\"user\":\"admin\",\"password\":\"x\"}");
-        assertThat(extra.status()).isEqualTo(400);
-        assertThat(extra.json().get("detail").asText()).contains("unknown field \"user\"");
+        assertThat(refused(400, Method.POST, "/api/auth/login", null, "{\"user\":\"admin\",\"password\":\"x\"}"))
+                .contains("unknown field \"user\"");
         assertThat(call(Method.POST, "/api/auth/login", null, "[]").status()).isEqualTo(400);
     }
 
@@ -211,19 +217,15 @@ class AuthRoutesTest {
     void userChangesAreCheckedWithClearErrors() throws Exception {
         String admin = login("admin", ADMIN_PASSWORD);
 
-        Reply badRole = call(Method.POST, "/api/users", admin, "{\"username\":\"kim\",\"password\":\"kim-password\",\"role\":\"root\"}");
-        assertThat(badRole.status()).isEqualTo(400);
-        assertThat(badRole.json().get("detail").asText()).contains("unknown role 'root'", "user, support or administrator");
-        Reply shortPassword = call(Method.POST, "/api/users", admin, "{\"username\":\"kim\",\"password\":\"short\",\"role\":\"user\"}");
-        assertThat(shortPassword.status()).isEqualTo(400);
-        assertThat(shortPassword.json().get("detail").asText()).contains("at least 8 characters");
+        assertThat(refused(400, Method.POST, "/api/users", admin, "{\"username\":\"kim\",\"password\":\"kim-password\",\"role\":\"root\"}"))
+                .contains("unknown role 'root'", "user, support or administrator");
+        assertThat(refused(400, Method.POST, "/api/users", admin, "{\"username\":\"kim\",\"password\":\"short\",\"role\":\"user\"}"))
+                .contains("at least 8 characters");
         Reply badName = call(Method.POST, "/api/users", admin, "{\"username\":\"kim/../x\",\"password\":\"kim-password\",\"role\":\"user\"}");
         assertThat(badName.status()).isEqualTo(400);
         assertThat(call(Method.PUT, "/api/users/admin", admin, "{}").status()).isEqualTo(400);
 
-        Reply lastAdmin = call(Method.DELETE, "/api/users/admin", admin, null);
-        assertThat(lastAdmin.status()).isEqualTo(409);
-        assertThat(lastAdmin.json().get("detail").asText()).contains("last administrator");
+        assertThat(refused(409, Method.DELETE, "/api/users/admin", admin, null)).contains("last administrator");
         assertThat(call(Method.PUT, "/api/users/admin", admin, "{\"role\":\"user\"}").status()).isEqualTo(409);
     }
 
@@ -232,9 +234,8 @@ class AuthRoutesTest {
         accounts.createUser("lee", "lee-password".toCharArray(), Role.SUPPORT);
         String lee = login("lee", "lee-password");
 
-        Reply r = call(Method.GET, "/api/users", lee, null);
-        assertThat(r.status()).isEqualTo(403);
-        assertThat(r.json().get("detail").asText()).contains("needs the role administrator", "'lee' has support");
+        assertThat(refused(403, Method.GET, "/api/users", lee, null))
+                .contains("needs the role administrator", "'lee' has support");
         assertThat(call(Method.POST, "/api/users", null, "{}").status()).isEqualTo(401);
     }
 

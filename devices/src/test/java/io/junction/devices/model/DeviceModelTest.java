@@ -159,14 +159,19 @@ class DeviceModelTest {
         return new Message(Ids.next(1), 1, "t", RoutingKey.of(key), "dev", Message.STATUS, body);
     }
 
+    /** Opens a model over {@code drivers} plus the light driver, creates the hall light "l" and waits until a status message has turned it on. */
+    DeviceModel openWithLightOn(DriverCatalog drivers) throws Exception {
+        drivers.put(light());
+        DeviceModel m = open(drivers);
+        m.createModule(hallLight("l")).join();
+        raw.append(status("hall.light.power", "{\"value\":true}")).get();
+        await().atMost(Duration.ofSeconds(5)).until(() -> "true".equals(m.status(id("l")).get("power")));
+        return m;
+    }
+
     @Test
     void aGenericDriverTurnsStatusMessagesIntoStatusAndCallsIntoCommands() throws Exception {
-        DriverCatalog drivers = drivers();
-        drivers.put(light());
-        try (DeviceModel m = open(drivers)) {
-            m.createModule(hallLight("l")).join();
-            raw.append(status("hall.light.power", "{\"value\":true}")).get();
-            await().atMost(Duration.ofSeconds(5)).until(() -> "true".equals(m.status(id("l")).get("power")));
+        try (DeviceModel m = openWithLightOn(drivers())) {
             m.exec(Principal.SYSTEM, "l", "power", Json.parse("[false]")).get();
             assertThat(sent).containsExactly("hall.light.power {\"value\":false}");
             // A module whose settings lack what its keys name does not start, and says why.
@@ -179,12 +184,7 @@ class DeviceModelTest {
     @Test
     void deviceMessagesAppendedWhileTheModelWasClosedReachItsModulesAfterARestart() throws Exception {
         DriverCatalog drivers = drivers();
-        drivers.put(light());
-        try (DeviceModel m = open(drivers)) {
-            m.createModule(hallLight("l")).join();
-            raw.append(status("hall.light.power", "{\"value\":true}")).get();
-            await().atMost(Duration.ofSeconds(5)).until(() -> "true".equals(m.status(id("l")).get("power")));
-        }
+        openWithLightOn(drivers).close();
         raw.append(status("hall.light.power", "{\"value\":false}")).get();
         raw.append(status("hall.light.level", "{\"value\":3}")).get();
         try (DeviceModel m = open(drivers)) {

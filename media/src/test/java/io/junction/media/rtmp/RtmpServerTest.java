@@ -35,6 +35,22 @@ class RtmpServerTest {
     private final List<String> ended = new ArrayList<>();
     private RtmpServer server;
 
+    /** A publisher's sink that feeds {@code outlet}; {@code onEnd} runs when the publisher stops, before the outlet ends. */
+    private static MediaSink into(StreamOutlet outlet, Runnable onEnd) {
+        return new MediaSink() {
+            @Override
+            public void media(MediaPacket packet) {
+                outlet.media(packet);
+            }
+
+            @Override
+            public void end() {
+                onEnd.run();
+                outlet.ended();
+            }
+        };
+    }
+
     /** Accepts publishes and plays on app "live" except the stream key "nope"; one outlet per key. */
     private final RtmpGate gate = new RtmpGate() {
         @Override
@@ -43,20 +59,11 @@ class RtmpServerTest {
                 return CompletableFuture.failedFuture(new Refused("no workflow accepts " + app + "/" + key));
             }
             StreamOutlet o = outlets.computeIfAbsent(key, k -> new StreamOutlet(1 << 20));
-            return CompletableFuture.completedFuture(new MediaSink() {
-                @Override
-                public void media(MediaPacket packet) {
-                    o.media(packet);
+            return CompletableFuture.completedFuture(into(o, () -> {
+                synchronized (ended) {
+                    ended.add(key);
                 }
-
-                @Override
-                public void end() {
-                    synchronized (ended) {
-                        ended.add(key);
-                    }
-                    o.ended();
-                }
-            });
+            }));
         }
 
         @Override
@@ -156,17 +163,7 @@ class RtmpServerTest {
 
             @Override
             public CompletableFuture<MediaSink> publish(String app, String key, String remote, Runnable close) {
-                return CompletableFuture.completedFuture(new MediaSink() {
-                    @Override
-                    public void media(MediaPacket packet) {
-                        o.media(packet);
-                    }
-
-                    @Override
-                    public void end() {
-                        o.ended();
-                    }
-                });
+                return CompletableFuture.completedFuture(into(o, () -> { }));
             }
 
             @Override

@@ -92,6 +92,11 @@ class OtaEndToEndTest {
         return r.json().get("id").asText();
     }
 
+    /** A rollout of {@code pkg} to the one device {@code uid}; its id. */
+    static String rolloutTo(String pkg, String uid) throws Exception {
+        return rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"" + uid + "\"]}");
+    }
+
     static JsonNode deviceState(String rollout, String uid) throws Exception {
         for (JsonNode d : http.get("/api/ota/rollouts/" + rollout).json().get("devices")) {
             if (d.get("uid").asText().equals(uid)) {
@@ -139,7 +144,7 @@ class OtaEndToEndTest {
     void jsonDeviceResumesItsHttpDownloadWithRangeVerifiesTheImageAndEndsInstalled() throws Exception {
         byte[] img = image(100_000, 10);
         String pkg = upload(img, "1.1.0", "json-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"json-1\"]}");
+        String ro = rolloutTo(pkg, "json-1");
         try (Events events = new Events(server.http()); OtaDevice dev = new OtaDevice("json-1", server.mqtt())) {
             dev.send("{\"type\":\"check\",\"version\":\"1.0.0\"}");
             JsonNode offer = dev.answer("offer");
@@ -191,7 +196,7 @@ class OtaEndToEndTest {
     void pyrinasCborDeviceDownloadsTheWholeImageInChunksOverMqtt() throws Exception {
         byte[] img = image(30_001, 20);
         String pkg = upload(img, "2.3.4", "cbor-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"cbor-1\"]}");
+        String ro = rolloutTo(pkg, "cbor-1");
         try (OtaDevice dev = new OtaDevice("cbor-1", server.mqtt())) {
             dev.send(cbor(Map.of(0, 0)));
             JsonNode offer = new com.fasterxml.jackson.databind.ObjectMapper(CBOR).readTree(dev.cborAnswer());
@@ -257,7 +262,7 @@ class OtaEndToEndTest {
     @Test
     void pausedRolloutOffersNothingUntilResumed() throws Exception {
         String pkg = upload(image(1000, 40), "1.0.0", "paused-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"pause-1\"]}");
+        String ro = rolloutTo(pkg, "pause-1");
         assertThat(http.post("/api/ota/rollouts/" + ro + "/pause", "").json().get("status").asText()).isEqualTo("paused");
         try (OtaDevice dev = new OtaDevice("pause-1", server.mqtt())) {
             dev.send("{\"type\":\"check\"}");
@@ -272,7 +277,7 @@ class OtaEndToEndTest {
     @Test
     void aDeviceReportingFailedShowsItsReason() throws Exception {
         String pkg = upload(image(1000, 50), "1.0.0", "failing-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"fail-1\"]}");
+        String ro = rolloutTo(pkg, "fail-1");
         try (OtaDevice dev = new OtaDevice("fail-1", server.mqtt())) {
             dev.send("{\"type\":\"check\"}");
             dev.answer("offer");
@@ -290,7 +295,7 @@ class OtaEndToEndTest {
     @Test
     void packageDeleteIsRefusedWhileARolloutUsesIt() throws Exception {
         String pkg = upload(image(1000, 60), "1.0.0", "delete-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"del-1\"]}");
+        String ro = rolloutTo(pkg, "del-1");
         Http.Reply refused = http.delete("/api/ota/packages/" + pkg);
         assertThat(refused.status()).isEqualTo(409);
         assertThat(refused.json().get("detail").asText()).contains(ro);
@@ -303,7 +308,7 @@ class OtaEndToEndTest {
     @Test
     void aConnectingDeviceGetsItsPendingOfferWithoutChecking() throws Exception {
         String pkg = upload(image(1000, 70), "1.0.0", "connect-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"conn-1\"]}");
+        String ro = rolloutTo(pkg, "conn-1");
         try (OtaDevice dev = new OtaDevice("conn-1", server.mqtt())) {
             JsonNode offer = dev.answer("offer");
             assertThat(offer.get("rollout").asText()).isEqualTo(ro);
@@ -314,7 +319,7 @@ class OtaEndToEndTest {
     @Test
     void aNewerDeviceIsNotDowngradedUnlessTheRolloutIsARollback() throws Exception {
         String pkg = upload(image(1000, 80), "1.5.0", "rollback-model");
-        String ro = rollout("{\"package\":\"" + pkg + "\",\"devices\":[\"rb-1\"]}");
+        String ro = rolloutTo(pkg, "rb-1");
         try (OtaDevice dev = new OtaDevice("rb-1", server.mqtt())) {
             dev.send("{\"type\":\"check\",\"version\":\"2.0.0\"}");
             dev.answer("none");

@@ -186,20 +186,27 @@ class LogStreamTest {
         }
     }
 
-    @Test
-    void reopeningCutsAPartlyWrittenLastRecord() throws IOException {
+    /**
+     * Writes {@code count} messages, appends {@code tail} to the last segment as a crash may leave it, and reopens:
+     * the reopened stream has cut the tail and still holds every message.
+     */
+    private LogStream reopenedAfterTail(int count, byte[] tail) throws IOException {
         try (LogStream stream = open()) {
-            appendAll(stream, 0, 100);
+            appendAll(stream, 0, count);
         }
         long intact = Files.size(lastSegment());
-        try (FileChannel ch = FileChannel.open(lastSegment(), StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            // A header announcing 200 bytes of payload, followed by only 10 of them.
-            ByteBuffer torn = ByteBuffer.allocate(18).putInt(200).putInt(12345).put(new byte[10]).flip();
-            ch.write(torn);
-        }
-        try (LogStream stream = open()) {
-            assertThat(Files.size(lastSegment())).isEqualTo(intact);
-            assertHolds(stream, 100);
+        Files.write(lastSegment(), tail, StandardOpenOption.APPEND);
+        LogStream stream = open();
+        assertThat(Files.size(lastSegment())).isEqualTo(intact);
+        assertHolds(stream, count);
+        return stream;
+    }
+
+    @Test
+    void reopeningCutsAPartlyWrittenLastRecord() throws IOException {
+        // A header announcing 200 bytes of payload, followed by only 10 of them.
+        byte[] torn = ByteBuffer.allocate(18).putInt(200).putInt(12345).put(new byte[10]).array();
+        try (LogStream stream = reopenedAfterTail(100, torn)) {
             appendAll(stream, 100, 150);
             assertHolds(stream, 150);
         }
@@ -207,16 +214,9 @@ class LogStreamTest {
 
     @Test
     void reopeningCutsGarbageAfterTheLastRecord() throws IOException {
-        try (LogStream stream = open()) {
-            appendAll(stream, 0, 100);
-        }
-        long intact = Files.size(lastSegment());
         byte[] garbage = new byte[5000];
         new java.util.Random(7).nextBytes(garbage);
-        Files.write(lastSegment(), garbage, StandardOpenOption.APPEND);
-        try (LogStream stream = open()) {
-            assertThat(Files.size(lastSegment())).isEqualTo(intact);
-            assertHolds(stream, 100);
+        try (LogStream stream = reopenedAfterTail(100, garbage)) {
             assertThat(stream.append(message(100)).join()).isEqualTo(100);
         }
     }
@@ -241,15 +241,7 @@ class LogStreamTest {
     @Test
     void aTailOfZerosIsCut() throws IOException {
         // What a file system may leave after a crash: the file grew but its last block was never written.
-        try (LogStream stream = open()) {
-            appendAll(stream, 0, 10);
-        }
-        long intact = Files.size(lastSegment());
-        Files.write(lastSegment(), new byte[4096], StandardOpenOption.APPEND);
-        try (LogStream stream = open()) {
-            assertThat(Files.size(lastSegment())).isEqualTo(intact);
-            assertHolds(stream, 10);
-        }
+        reopenedAfterTail(10, new byte[4096]).close();
     }
 
     @Test
