@@ -3,6 +3,7 @@ package io.junction.bench;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /** Plain {@code --name value} / {@code --flag} option parsing with a clear message for anything unexpected. */
 final class Args {
@@ -54,34 +55,29 @@ final class Args {
     }
 
     int integer(String name, int def, int min, int max) throws UsageException {
-        String v = values.get(name);
-        if (v == null) {
-            return def;
-        }
-        try {
-            int n = Integer.parseInt(v.trim());
-            if (n < min || n > max) {
-                throw new UsageException(name + " must be between " + min + " and " + max + ", got " + v);
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new UsageException(name + " expects a whole number, got '" + v + "'");
-        }
+        return number(name, def, min, max, Integer::parseInt, "a whole number");
     }
 
     double decimal(String name, double def, double min, double max) throws UsageException {
+        return number(name, def, min, max, Double::parseDouble, "a number");
+    }
+
+    /** The value of {@code name} parsed by {@code parse}, {@code def} when absent; outside [min, max] (or NaN) is refused. */
+    private <N extends Number> N number(String name, N def, N min, N max, Function<String, N> parse, String expects)
+            throws UsageException {
         String v = values.get(name);
         if (v == null) {
             return def;
         }
+        N n;
         try {
-            double n = Double.parseDouble(v.trim());
-            if (!(n >= min && n <= max)) {
-                throw new UsageException(name + " must be between " + min + " and " + max + ", got " + v);
-            }
-            return n;
+            n = parse.apply(v.trim());
         } catch (NumberFormatException e) {
-            throw new UsageException(name + " expects a number, got '" + v + "'");
+            throw new UsageException(name + " expects " + expects + ", got '" + v + "'");
         }
+        if (!(n.doubleValue() >= min.doubleValue() && n.doubleValue() <= max.doubleValue())) {
+            throw new UsageException(name + " must be between " + min + " and " + max + ", got " + v);
+        }
+        return n;
     }
 }

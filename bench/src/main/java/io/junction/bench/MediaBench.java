@@ -120,7 +120,7 @@ final class MediaBench {
                 } else {
                     try (Nginx ref = Nginx.start(nginx.get(), module.get())) {
                         for (int n : o.players()) {
-                            results.add(relay("nginx-rtmp", ref.pid(), ref.port, "live", "live", n, o, clients, out));
+                            results.add(relay("nginx-rtmp", ref.pid(), ref.port(), "live", "live", n, o, clients, out));
                         }
                     }
                 }
@@ -617,16 +617,7 @@ final class MediaBench {
     }
 
     /** A private nginx with the RTMP module on a free port, one worker, in a temp directory. */
-    static final class Nginx implements AutoCloseable {
-        final int port;
-        private final Process process;
-        private final Path dir;
-
-        private Nginx(Process process, Path dir, int port) {
-            this.process = process;
-            this.dir = dir;
-            this.port = port;
-        }
+    record Nginx(Process process, Path dir, int port) implements AutoCloseable {
 
         static Nginx start(Path nginx, Path module) throws Exception {
             Path dir = Files.createTempDirectory("media-bench-nginx");
