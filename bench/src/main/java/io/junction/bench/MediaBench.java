@@ -35,6 +35,7 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -174,7 +175,7 @@ final class MediaBench {
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000);
             for (int i = 0; i < n; i++) {
-                Player p = new Player(playApp, key, pub.startMicros, latency);
+                Player p = new Player(playApp, key, pub.startMicros(), latency);
                 players.add(p);
                 b.clone().handler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -333,17 +334,7 @@ final class MediaBench {
      * The publisher: a blocking socket on its own thread that paces 30 video frames and ~43 audio frames a second.
      * Every frame's RTMP timestamp is the milliseconds since {@link #startMicros}, which the players use for latency.
      */
-    static final class Publisher implements AutoCloseable {
-        final long startMicros;
-        private final Socket socket;
-        private final Thread sender;
-        private volatile boolean stop;
-
-        private Publisher(Socket socket, long startMicros, Thread sender) {
-            this.socket = socket;
-            this.startMicros = startMicros;
-            this.sender = sender;
-        }
+    record Publisher(Socket socket, long startMicros, Thread sender, AtomicBoolean stopping) implements AutoCloseable {
 
         static Publisher start(int port, String app, String key, int kbps) throws Exception {
             Socket s = new Socket("127.0.0.1", port);
@@ -387,7 +378,7 @@ final class MediaBench {
             OutputStream o = out;
             Publisher[] self = new Publisher[1];
             Thread sender = Thread.ofPlatform().daemon().name("bench-publisher").unstarted(() -> self[0].send(o, kbps, chunk));
-            self[0] = new Publisher(socket, start, sender);
+            self[0] = new Publisher(socket, start, sender, new AtomicBoolean());
             sender.start();
             return self[0];
         }
@@ -427,7 +418,7 @@ final class MediaBench {
                 out.flush();
                 long frame = 0;
                 long audio = 0;
-                while (!stop) {
+                while (!stopping.get()) {
                     long videoAt = frame * 1000 / 30;
                     long audioAt = audio * 1024 * 1000 / 44100;
                     long next = Math.min(videoAt, audioAt);
@@ -459,7 +450,7 @@ final class MediaBench {
 
         @Override
         public void close() throws IOException {
-            stop = true;
+            stopping.set(true);
             sender.interrupt();
             socket.close();
         }
