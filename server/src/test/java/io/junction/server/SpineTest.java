@@ -15,6 +15,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -213,6 +214,9 @@ class SpineTest {
     @Test
     void metricsAndDevicesDescribeWhatHappened() throws Exception {
         assertThat(Clients.mosquittoPub(server.mqtt(), "-i", "counter-7", "-t", "counter-7/x", "-m", "1", "-q", "1").exit()).isZero();
+        // The client has gone once mosquitto_pub exits; the server notices the closed socket a moment later.
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                !Clients.get(server.http(), "/api/devices/counter-7").json().get("connected").asBoolean());
         Clients.Reply device = Clients.get(server.http(), "/api/devices/counter-7");
         assertThat(device.status()).isEqualTo(200);
         assertThat(device.json().get("connected").asBoolean()).isFalse();
