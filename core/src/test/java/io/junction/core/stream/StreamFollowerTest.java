@@ -28,11 +28,16 @@ class StreamFollowerTest {
         MemoryStream stream = new MemoryStream("raw");
         List<Long> seen = new CopyOnWriteArrayList<>();
         CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch busy = new CountDownLatch(1);
         try (StreamFollower.AtLeastOnce f = StreamFollower.atLeastOnce(stream, "slow", CommittedOffset.startAt(0), m -> true, 2, batch -> {
+            busy.countDown();
             release.await();
             batch.forEach(e -> seen.add(e.offset()));
         })) {
-            appendAll(stream, 0, 2_000);
+            // The handler is held in its first batch, so the follower is live (not catching up) when the rest arrive.
+            appendAll(stream, 0, 1);
+            assertThat(busy.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            appendAll(stream, 1, 2_000);
             assertThat(f.lag()).isPositive();
             release.countDown();
             await().atMost(Duration.ofSeconds(10)).until(() -> seen.size() >= 2_000);
