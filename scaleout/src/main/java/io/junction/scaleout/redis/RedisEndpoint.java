@@ -26,6 +26,9 @@ record RedisEndpoint(String host, int port, Optional<String> user, Optional<Stri
         if (url == null || url.isBlank()) {
             throw new IllegalArgumentException("the redis url is empty" + expected);
         }
+        if (!url.contains("://")) {
+            throw new IllegalArgumentException("the redis url must start with redis://" + expected);
+        }
         URI uri;
         try {
             uri = new URI(url.trim());

@@ -71,9 +71,12 @@ final class RedisLink implements AutoCloseable {
                 .clientConfig(endpoint.clientConfig(clientName)).poolConfig(pool).build();
         try {
             client.ping();
-        } catch (JedisAccessControlException e) {
+        } catch (JedisDataException e) {
             client.close();
-            throw new IllegalStateException("redis at " + endpoint.address() + " refused the login: " + describe(e), e);
+            String m = describe(e);
+            boolean login = e instanceof JedisAccessControlException || m.contains("NOAUTH") || m.contains("WRONGPASS");
+            throw new IllegalStateException("redis at " + endpoint.address() + (login ? " refused the login: " : " answered with an error: ")
+                    + m, e);
         } catch (JedisException e) {
             client.close();
             throw new IllegalStateException("redis at " + endpoint.address() + " does not answer: " + describe(e), e);

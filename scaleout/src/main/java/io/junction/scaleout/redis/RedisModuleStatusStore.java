@@ -309,6 +309,11 @@ public final class RedisModuleStatusStore implements ModuleStatusStore {
         return resubscribes.sum();
     }
 
+    /** Writes that returned before their listeners heard them (see {@link #ECHO_WAIT}). */
+    long echoTimeouts() {
+        return echoTimeouts.sum();
+    }
+
     // ---- the layout
 
     static String statusKey(ModuleId module) {
