@@ -5,6 +5,7 @@ import io.junction.scaleout.EngineHealth;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.ConnectionPoolConfig;
+import redis.clients.jedis.Jedis;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
@@ -92,7 +93,7 @@ final class RedisLink implements AutoCloseable {
         return endpoint.address();
     }
 
-    /** Runs {@code hook} (quickly, on the watcher's thread) each time the watcher finds Redis gone. */
+    /** Runs {@code hook} (it must be quick) each time Redis is found gone, by the watcher or by a failed command. */
     void onDown(Runnable hook) {
         downHooks.add(hook);
     }
@@ -135,31 +136,40 @@ final class RedisLink implements AutoCloseable {
     }
 
     private void watch() {
+        // A connection of its own: a pool busy with writers must not look like Redis gone.
+        Jedis probe = null;
         while (true) {
             try {
                 if (stop.await(WATCH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)) {
-                    return;
+                    break;
                 }
             } catch (InterruptedException e) {
-                return;
+                break;
             }
             try {
-                client.ping();
+                if (probe == null) {
+                    probe = new Jedis(endpoint.hostAndPort(), endpoint.clientConfig("junction-watch"));
+                }
+                probe.ping();
                 if (down.compareAndSet(true, false)) {
                     // Connections made before the outage are dead; drop them rather than fail a command on each.
                     client.getPool().clear();
                     log.info("redis up at={}", address());
                     health.up();
                 }
-            } catch (JedisDataException e) {
-                // It answers, with an error (e.g. loading its data after a restart): not yet usable.
-                reportDown(e);
             } catch (JedisException e) {
-                client.getPool().clear();
+                // Broken, refused, timed out, or an error answer (loading its data after a restart, a changed password).
+                if (probe != null) {
+                    probe.close();
+                    probe = null;
+                }
                 reportDown(e);
             } catch (RuntimeException e) {
                 log.warn("redis watcher at={} failed: {}", address(), e.toString(), e);
             }
+        }
+        if (probe != null) {
+            probe.close();
         }
     }
 

@@ -105,7 +105,7 @@ final class StatusSubscriber implements AutoCloseable {
         long backoff = 0;
         while (!closed) {
             Connection c = null;
-            boolean wasLive = false;
+            String lost = null;
             try {
                 c = new Connection(endpoint.hostAndPort(), endpoint.clientConfig("junction-status-subscriber"));
                 connection = c;
@@ -114,26 +114,28 @@ final class StatusSubscriber implements AutoCloseable {
                     new Subscription().proceedWithPatterns(c, STATUS_PATTERN);
                 }
             } catch (RuntimeException e) {
-                // JedisException when the connection breaks; anything else from the sink must not end the thread.
-                if (!closed) {
-                    String reason = RedisLink.describe(e);
-                    if (live.isDone()) {
-                        log.warn("redis subscriber lost at={} reason=\"{}\"; reconnecting", endpoint.address(), reason);
-                    } else {
-                        log.debug("redis subscriber cannot connect at={} reason=\"{}\"", endpoint.address(), reason);
-                    }
-                    sink.lost(reason);
-                }
+                // JedisException when the connection breaks; anything else from the sink must not end the thread either.
+                lost = RedisLink.describe(e);
             } finally {
                 connection = null;
-                wasLive = live.isDone();
-                if (wasLive) {
-                    live = new CompletableFuture<>();
-                }
                 if (c != null) {
                     c.close();
                 }
             }
+            boolean wasLive = live.isDone();
+            if (wasLive) {
+                live = new CompletableFuture<>();
+            }
+            if (closed) {
+                break;
+            }
+            if (wasLive) {
+                log.warn("redis subscriber lost at={} reason=\"{}\"; reconnecting", endpoint.address(), lost);
+            } else {
+                log.debug("redis subscriber cannot subscribe at={} reason=\"{}\"", endpoint.address(), lost);
+            }
+            // After the switch to not-live, so that no writer starts waiting for an echo that will not come.
+            sink.lost(String.valueOf(lost));
             backoff = wasLive ? 100 : Math.min(Math.max(100, backoff * 2), MAX_BACKOFF_MILLIS);
             try {
                 Thread.sleep(backoff);
