@@ -11,8 +11,8 @@ import java.util.concurrent.TimeUnit;
  * Writers waiting until their store's own subscriber has handed what they published to the listeners: how a write
  * returns only after this node's listeners heard it, as the embedded store does. A writer registers the (channel,
  * payload) it is about to publish before it writes, so the message cannot slip past; any message with the same channel
- * and payload releases it (its listeners then heard that very value). At most one entry per writing thread, so the
- * map stays as small as the number of writers.
+ * and payload releases it (its listeners then heard that very value). There is one entry per write in progress, so
+ * the map is as small as the number of threads writing.
  */
 final class Echoes {
 

@@ -111,7 +111,7 @@ final class StatusSubscriber implements AutoCloseable {
                 connection = c;
                 if (!closed) {
                     // Returns only once everything is unsubscribed, which this class never asks for.
-                    new Subscription().proceedWithPatterns(c, STATUS_PATTERN);
+                    new Channels().proceedWithPatterns(c, STATUS_PATTERN);
                 }
             } catch (RuntimeException e) {
                 // JedisException when the connection breaks; anything else from the sink must not end the thread either.
@@ -147,7 +147,7 @@ final class StatusSubscriber implements AutoCloseable {
     }
 
     /** Both subscriptions on one connection; the {@code lookup-change} one is asked for once the pattern is acknowledged. */
-    private final class Subscription extends JedisPubSub {
+    private final class Channels extends JedisPubSub {
 
         @Override
         public void onPSubscribe(String pattern, int subscribedChannels) {

@@ -52,6 +52,10 @@ public final class RedisTestServer {
      */
     public static String freshUrl() {
         String base = url();
+        if (databases < 2) {
+            throw new IllegalStateException("the test Redis at " + base + " has " + databases
+                    + " database; tests need at least 2 (database 0 is shared, the others are handed out one per test)");
+        }
         int db = 1 + Math.floorMod(NEXT_DB.getAndIncrement() - 1, databases - 1);
         String fresh = base + "/" + db;
         try (Jedis c = new Jedis(URI.create(fresh))) {
