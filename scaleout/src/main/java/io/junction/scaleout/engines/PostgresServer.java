@@ -4,6 +4,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -145,6 +148,14 @@ public final class PostgresServer implements AutoCloseable {
         String bin = binaries().orElseThrow(() -> new IOException("PostgreSQL is not installed (no initdb and postgres under "
                 + String.join(", ", BIN_DIRS) + "): install it with 'apt-get install postgresql'"));
         dir = dir.toAbsolutePath().normalize();
+        // As PostgreSQL binds (SO_REUSEADDR): connections of a killed server lingering in TIME_WAIT do not count.
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+        } catch (IOException e) {
+            throw new IOException("PostgreSQL cannot listen on 127.0.0.1:" + port + ": the port is already in use ("
+                    + e.getMessage() + "); stop what uses it or pick another port", e);
+        }
         Files.createDirectories(dir);
         String runAs = "root".equals(System.getProperty("user.name")) ? (userExists("postgres") ? "postgres" : "nobody") : null;
         Path data = dir.resolve("data");
@@ -223,6 +234,9 @@ public final class PostgresServer implements AutoCloseable {
         props.setProperty("user", USER);
         props.setProperty("password", password);
         props.setProperty("connectTimeout", "5");
+        // Something else on the port may accept and never answer: bound the whole log-in, not only the connect.
+        props.setProperty("loginTimeout", "5");
+        props.setProperty("socketTimeout", "10");
         String url = "jdbc:postgresql://127.0.0.1:" + port + "/postgres";
         while (true) {
             try (Connection c = DriverManager.getConnection(url, props)) {
@@ -243,6 +257,7 @@ public final class PostgresServer implements AutoCloseable {
         Properties props = new Properties();
         props.setProperty("user", USER);
         props.setProperty("password", password);
+        props.setProperty("loginTimeout", "5");
         try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres", props);
              Statement s = c.createStatement()) {
             try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_database WHERE datname = '" + DATABASE + "'")) {

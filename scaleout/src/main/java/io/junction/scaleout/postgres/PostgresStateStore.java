@@ -195,6 +195,7 @@ public final class PostgresStateStore implements StateStore {
         props.setProperty("password", password == null ? "" : password);
         // Settings in the URL win over these (pgjdbc reads the URL last).
         props.setProperty("connectTimeout", "5");
+        props.setProperty("loginTimeout", "5");
         props.setProperty("socketTimeout", "30");
         props.setProperty("tcpKeepAlive", "true");
         HikariConfig config = new HikariConfig();
