@@ -2,6 +2,7 @@ package io.junction.scaleout.postgres;
 
 import io.junction.core.telemetry.TelemetryStore;
 import io.junction.core.telemetry.TelemetryStoreContract;
+import io.junction.scaleout.engines.PostgresTestServer;
 
 import org.junit.jupiter.api.BeforeEach;
 
@@ -12,12 +13,11 @@ class PostgresTelemetryStoreTest extends TelemetryStoreContract {
 
     @BeforeEach
     void freshSchema() {
-        url = PostgresServer.get().freshSchemaUrl();
+        url = PostgresTestServer.freshSchemaUrl();
     }
 
     @Override
     protected TelemetryStore openStore() {
-        PostgresServer pg = PostgresServer.get();
-        return PostgresTelemetryStore.open(url, pg.user, pg.password, 2);
+        return PostgresTelemetryStore.open(url, PostgresTestServer.user(), PostgresTestServer.password(), 2);
     }
 }
