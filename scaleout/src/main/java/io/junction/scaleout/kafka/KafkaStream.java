@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
@@ -73,7 +74,9 @@ import java.util.regex.Pattern;
  * has it and consumers can read it), on the producer's I/O thread: what depends on it must not block. While Kafka is
  * away the producer keeps retrying for {@value #DELIVERY_TIMEOUT_MS} ms ({@code delivery.timeout.ms}) before an append
  * fails, so a broker restart loses nothing that was acknowledged and, the producer being idempotent, writes nothing
- * twice.
+ * twice. (Kafka keeps a producer's de-duplication state by record time: after a broker crash it forgets it for
+ * records stamped more than {@code producer.id.expiration.ms}, a day by default, in the past, so a retried append
+ * of such an old message, an import say, may be written twice.)
  *
  * <p>One tail consumer per stream, on a thread of its own (the dispatcher), reads the topic from where it ended at
  * open and hands every record to the taps in offset order, including what other nodes append. It also keeps
@@ -363,6 +366,9 @@ public final class KafkaStream implements MessageStream {
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, DELIVERY_TIMEOUT_MS);
         // Keep the topic's metadata however long the stream is idle: without it a send would have to wait for it.
         p.put(ProducerConfig.METADATA_MAX_IDLE_CONFIG, TimeUnit.DAYS.toMillis(30));
+        // Keep what it knows while every broker is away: re-bootstrapping (Kafka 4's default) forgets the topic, and
+        // then appends are refused at once instead of waiting, up to maxPending, for the brokers to come back.
+        p.put(CommonClientConfigs.METADATA_RECOVERY_STRATEGY_CONFIG, "none");
         p.putAll(settings.properties());
         // What the stream's guarantees rest on, whatever the extra properties say.
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "junction-" + streamName + "-producer");
@@ -467,7 +473,9 @@ public final class KafkaStream implements MessageStream {
             } else if (sending && (e instanceof BufferExhaustedException || e instanceof TimeoutException)) {
                 // The producer could not take it without waiting (no room in its buffer, or no metadata): push back.
                 refused.increment();
-                completeExceptionally(new StreamFullException(name));
+                StreamFullException full = new StreamFullException(name);
+                full.initCause(e);
+                completeExceptionally(full);
             } else if (closed.get()) {
                 completeExceptionally(new IllegalStateException("stream '" + name + "' is closed; the message was not "
                         + "acknowledged by kafka at " + settings.bootstrap() + ": " + e.getMessage(), e));
