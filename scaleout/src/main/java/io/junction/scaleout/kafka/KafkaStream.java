@@ -268,8 +268,11 @@ public final class KafkaStream implements MessageStream {
                 described = answer(admin.describeTopics(List.of(topic), new DescribeTopicsOptions()
                         .timeoutMs((int) CALL_TIMEOUT.toMillis())).topicNameValues().get(topic), settings, CALL_TIMEOUT);
             } catch (IllegalStateException e) {
-                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || attempt > 2) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || attempt > 5) {
                     throw e;
+                }
+                if (attempt > 0) {
+                    sleep(200); // created a moment ago: the metadata is on its way to the broker that answered
                 }
                 NewTopic create = new NewTopic(topic, 1, settings.replication()).configs(Map.of(
                         "message.timestamp.type", "CreateTime",
@@ -351,7 +354,7 @@ public final class KafkaStream implements MessageStream {
 
     private static Map<String, Object> adminProps(Settings settings, String streamName) {
         Map<String, Object> p = common(settings);
-        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, PROBE_TIMEOUT_MILLIS);
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) CALL_TIMEOUT.toMillis());
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) CALL_TIMEOUT.toMillis());
         p.putAll(settings.properties());
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "junction-" + streamName + "-admin");
@@ -741,6 +744,7 @@ public final class KafkaStream implements MessageStream {
                 try {
                     ConsumerRecords<byte[], byte[]> polled = tail.poll(Duration.ofMillis(500));
                     records = polled.records(tp);
+                    long highWatermark = highWatermark();
                     tapsLock.lock();
                     try {
                         // The end moves before the taps see the records: a tap never sees an entry beyond the end, and a
@@ -748,10 +752,7 @@ public final class KafkaStream implements MessageStream {
                         if (!records.isEmpty()) {
                             raiseEnd(records.getLast().offset() + 1);
                         }
-                        OptionalLong lag = tail.currentLag(tp);
-                        if (lag.isPresent()) {
-                            raiseEnd(tail.position(tp) + lag.getAsLong());
-                        }
+                        raiseEnd(highWatermark);
                         current = taps;
                     } finally {
                         tapsLock.unlock();
@@ -787,6 +788,19 @@ public final class KafkaStream implements MessageStream {
             }
         } finally {
             tail.close(Duration.ZERO);
+        }
+    }
+
+    /** What the tail's last fetch said the readable end is (no network call), or -1 when it does not know. */
+    private long highWatermark() {
+        OptionalLong lag = tail.currentLag(tp);
+        if (lag.isEmpty()) {
+            return -1;
+        }
+        try {
+            return tail.position(tp, Duration.ZERO) + lag.getAsLong();
+        } catch (TimeoutException e) {
+            return -1; // the position awaits validation (a new leader): the next poll settles it
         }
     }
 
