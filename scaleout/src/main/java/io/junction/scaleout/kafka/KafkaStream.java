@@ -21,6 +21,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.ReplicaInfo;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -248,7 +249,7 @@ public final class KafkaStream implements MessageStream {
             return stream;
         } catch (RuntimeException e) {
             if (tail != null) {
-                tail.close(Duration.ZERO);
+                tail.close(CloseOptions.timeout(Duration.ZERO));
             }
             if (producer != null) {
                 producer.close(Duration.ZERO);
@@ -688,7 +689,7 @@ public final class KafkaStream implements MessageStream {
             lock.lock();
             try {
                 if (consumer != null) {
-                    consumer.close(Duration.ZERO);
+                    consumer.close(CloseOptions.timeout(Duration.ZERO));
                     consumer = null;
                 }
             } finally {
@@ -787,7 +788,7 @@ public final class KafkaStream implements MessageStream {
                 }
             }
         } finally {
-            tail.close(Duration.ZERO);
+            tail.close(CloseOptions.timeout(Duration.ZERO));
         }
     }
 
