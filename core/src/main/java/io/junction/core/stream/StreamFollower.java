@@ -229,6 +229,8 @@ public abstract sealed class StreamFollower implements AutoCloseable permits Str
                     continue;
                 } catch (RuntimeException e) {
                     log.warn("follower={} stream={} cannot read at offset={}: {}", name, stream.name(), next, e.toString());
+                    // Read the log again: going live would take the next live entry and skip what lies between.
+                    behind = true;
                     pause(1_000);
                     continue;
                 }
