@@ -12,6 +12,7 @@ import io.junction.core.http.RouteTable;
 import io.junction.core.hub.EventHub;
 import io.junction.core.state.StateStore;
 import io.junction.core.status.ModuleStatusStore;
+import io.junction.core.status.StatusStore;
 import io.junction.core.stream.MessageStream;
 import io.junction.mqtt.broker.BrokerSettings;
 import io.junction.mqtt.broker.BrokerUser;
@@ -26,10 +27,7 @@ import io.junction.mqtt.ingress.Egress;
 import io.junction.mqtt.ingress.Ingress;
 import io.junction.mqtt.ingress.TopicMapping;
 import io.junction.ota.OtaSettings;
-import io.junction.store.log.LogStream;
-import io.junction.store.state.SqliteStateStore;
-import io.junction.store.status.EmbeddedModuleStatusStore;
-import io.junction.store.status.EmbeddedStatusStore;
+import io.junction.scaleout.EngineSettings;
 
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -82,12 +80,29 @@ public final class Junction implements AutoCloseable {
     }
 
     /**
+     * The settings the spine reads beyond its own sections: which engine holds each storage port. They are checked
+     * with the features' (so {@code junction config check} covers them) but opened by the spine, before any feature.
+     */
+    private static final class EnginesSection extends NamedFeature<EngineSettings> {
+        EnginesSection() {
+            super("engines", EngineSettings::read);
+        }
+
+        @Override
+        public AutoCloseable start(FeatureContext context, EngineSettings settings) {
+            throw new IllegalStateException("the engines are opened by the spine, not started as a feature");
+        }
+    }
+
+    /**
      * A loader of the config file that knows the spine's sections and every feature's (and rejects any other), and
      * checks them all; {@code env} is the environment every secret is looked up in, at load and at start.
      */
     public static ConfigLoader configLoader(Map<String, String> env) {
         Map<String, String> copy = Map.copyOf(env);
-        return new ConfigLoader(copy::get, features(new AuthFeature(), new DevicesFeature()));
+        List<Feature<?>> sections = new java.util.ArrayList<>(features(new AuthFeature(), new DevicesFeature()));
+        sections.add(0, new EnginesSection());
+        return new ConfigLoader(copy::get, sections);
     }
 
     /**
@@ -111,7 +126,8 @@ public final class Junction implements AutoCloseable {
         long started = System.nanoTime();
         AuthFeature auth = new AuthFeature();
         List<Feature<?>> features = features(auth, new DevicesFeature());
-        JunctionConfig config = withEveryFeature(read, features);
+        EnginesSection enginesSection = new EnginesSection();
+        JunctionConfig config = withEveryFeature(read, concat(enginesSection, features));
         Clock clock = Clock.systemUTC();
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         closeInReverse.push(metrics::close);
@@ -135,22 +151,30 @@ public final class Junction implements AutoCloseable {
             throw new ConfigException(config.source() + ": " + e.getMessage());
         }
 
-        // Storage: lock the data directory, open the raw stream, restore the status and keep it current.
+        // Storage: lock the data directory, open the streams, restore the status and keep it current, open the state,
+        // each on the engine the config selects (embedded in the data directory by default).
         Path dataDir = config.data().dir().toAbsolutePath();
         lockDataDirectory(dataDir);
-        MessageStream raw = LogStream.open(config.data(), "raw", metrics);
+        EngineSettings engineSettings = (EngineSettings) config.features().get(enginesSection.name());
+        Engines engines = new Engines(engineSettings, hub, config.source());
+        MessageStream raw = engines.stream("raw", config.data(), metrics);
         closeInReverse.push(raw);
         rawStream = raw;
-        MessageStream processed = LogStream.open(config.data(), "processed", metrics);
+        MessageStream processed = engines.stream("processed", config.data(), metrics);
         closeInReverse.push(processed);
-        EmbeddedStatusStore status = EmbeddedStatusStore.open(dataDir);
-        closeInReverse.push(status);
-        closeInReverse.push(status.follow(raw));
-        StateStore state = SqliteStateStore.open(dataDir, clock);
+        Engines.Status statusAndFollower = engines.status(dataDir, raw);
+        closeInReverse.push(statusAndFollower);
+        StatusStore status = statusAndFollower.store();
+        StateStore state = engines.state(dataDir, clock);
         closeInReverse.push(state);
-        ModuleStatusStore moduleStatus = EmbeddedModuleStatusStore.open(state, clock);
+        ModuleStatusStore moduleStatus = engines.moduleStatus(state, clock);
         closeInReverse.push(moduleStatus);
         storeComponent.ready();
+        if (engineSettings.anyScaleOut()) {
+            log.info("engines: streams={} status={} state={}", engineSettings.streams().name().toLowerCase(java.util.Locale.ROOT),
+                    engineSettings.status().name().toLowerCase(java.util.Locale.ROOT),
+                    engineSettings.state().name().toLowerCase(java.util.Locale.ROOT));
+        }
 
         // MQTT: the broker hands every publish to ingress, which acknowledges once the message is durable.
         broker = startBroker(config.mqtt(), new Ingress(mapping, raw, metrics), metrics, clock);
@@ -227,6 +251,13 @@ public final class Junction implements AutoCloseable {
      * (a loader rejects the sections it does not know), so it gets its defaults: its check of an empty file, in the
      * environment the file was read in.
      */
+    private static List<Feature<?>> concat(Feature<?> first, List<Feature<?>> rest) {
+        List<Feature<?>> all = new java.util.ArrayList<>(rest.size() + 1);
+        all.add(first);
+        all.addAll(rest);
+        return all;
+    }
+
     private static JunctionConfig withEveryFeature(JunctionConfig config, List<Feature<?>> features) {
         Map<String, Object> settings = new LinkedHashMap<>();
         for (Feature<?> feature : features) {

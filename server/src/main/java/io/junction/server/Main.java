@@ -23,9 +23,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
-/** The command line: {@code run}, {@code config check} and {@code passwd}. */
+/** The command line: {@code run}, {@code config check}, {@code passwd} and {@code engines up|down}. */
 @Command(name = "junction", mixinStandardHelpOptions = true,
-        subcommands = {Main.Run.class, Main.ConfigCommand.class, Main.Passwd.class},
+        subcommands = {Main.Run.class, Main.ConfigCommand.class, Main.Passwd.class, EnginesCommand.class},
         description = "Junction: one server for devices, people and live streams.")
 public final class Main {
 

@@ -44,11 +44,12 @@ public final class Clients {
     /**
      * The config of a server started in the test's own JVM: MQTT (anonymous) and HTTP on ports the system picks, on
      * 127.0.0.1, the data in {@code <dir>/data} with the given {@code fsync} ("always", "interval", "never"), then
-     * {@code extra} TOML; the admin's password from {@link #ENV}.
+     * {@code extra} TOML; the admin's password from {@link #ENV}; the engines of {@link EngineProfile} when a test run
+     * selects them.
      */
     public static JunctionConfig config(Path dir, String fsync, String extra) {
         return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(),
-                baseToml(dir) + "fsync = \"" + fsync + "\"\n\n" + extra + "\n");
+                baseToml(dir) + "fsync = \"" + fsync + "\"\n\n" + extra + "\n" + EngineProfile.toml(dir));
     }
 
     /**

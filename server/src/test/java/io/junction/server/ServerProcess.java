@@ -33,7 +33,8 @@ public final class ServerProcess {
                 dir = "%s"
                 fsync = "%s"
                 %s
-                """.formatted(mqtt, http, Clients.tomlPath(dir.resolve("data")), fsync, extra));
+                %s
+                """.formatted(mqtt, http, Clients.tomlPath(dir.resolve("data")), fsync, extra, EngineProfile.toml(dir)));
         return config;
     }
 

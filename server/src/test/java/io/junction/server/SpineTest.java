@@ -3,7 +3,6 @@ package io.junction.server;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.junction.core.auth.PasswordHash;
-import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
 
 import org.junit.jupiter.api.Test;
@@ -32,7 +31,7 @@ class SpineTest {
     static JunctionConfig config() {
         String alice = PasswordHash.hash("alice-pw".toCharArray(), 1000);
         String bob = PasswordHash.hash("bob-pw".toCharArray(), 1000);
-        return new ConfigLoader(Clients.ENV::get).parse("spine.toml", """
+        return Junction.configLoader(Clients.ENV).parse("spine.toml", """
                 [mqtt]
                 port = 0
                 host = "127.0.0.1"
@@ -61,7 +60,7 @@ class SpineTest {
                 [mapping.types]
                 input = "status"
                 output = "command"
-                """.formatted(alice, bob, dir.resolve("data")));
+                """.formatted(alice, bob, dir.resolve("data")) + EngineProfile.toml(dir));
     }
 
     @Test

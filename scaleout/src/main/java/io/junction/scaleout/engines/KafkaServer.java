@@ -83,6 +83,14 @@ public final class KafkaServer implements AutoCloseable {
         return process.pid();
     }
 
+    /**
+     * Leaves the broker running when this JVM exits (no shutdown hook stops it any more): for
+     * {@code ./junction engines up}, which starts the engines and returns.
+     */
+    public void detach() {
+        removeHook();
+    }
+
     /** Stops the broker gracefully (SIGTERM), and kills it when it has not exited after 20 seconds. */
     public void stop() {
         Process p = process;

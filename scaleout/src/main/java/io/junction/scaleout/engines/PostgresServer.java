@@ -113,6 +113,14 @@ public final class PostgresServer implements AutoCloseable {
         return postmaster.pid();
     }
 
+    /**
+     * Leaves the server running when this JVM exits (no shutdown hook stops it any more): for
+     * {@code ./junction engines up}, which starts the engines and returns.
+     */
+    public void detach() {
+        removeHook();
+    }
+
     /** Fast shutdown: SIGINT to the postmaster (clients are disconnected, the data is checkpointed), then waits. */
     public void stop() {
         removeHook();

@@ -101,6 +101,18 @@ public final class RedisServer implements AutoCloseable {
         return process.pid();
     }
 
+    /**
+     * Leaves the server running when this JVM exits (no shutdown hook kills it any more): for
+     * {@code ./junction engines up}, which starts the engines and returns.
+     */
+    public void detach() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: the hook runs anyway
+        }
+    }
+
     /** Stops the server gracefully (SIGTERM: it writes the append-only file out), killing it after 10 s. */
     public void stop() {
         if (process.isAlive()) {

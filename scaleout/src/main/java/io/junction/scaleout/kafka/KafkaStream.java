@@ -279,7 +279,10 @@ public final class KafkaStream implements MessageStream {
                         "message.timestamp.type", "CreateTime",
                         // Like the embedded log, take a message whatever its time says; the default refuses a message
                         // more than an hour ahead of the broker's clock, and with it the whole batch it travels in.
-                        "message.timestamp.after.max.ms", String.valueOf(Long.MAX_VALUE)));
+                        "message.timestamp.after.max.ms", String.valueOf(Long.MAX_VALUE),
+                        // Like the embedded log, keep every message: Kafka's default deletes after 7 days, under
+                        // followers whose committed offsets still point there. Operators may set their own retention.
+                        "retention.ms", "-1"));
                 try {
                     answer(admin.createTopics(List.of(create)).all(), settings, CALL_TIMEOUT);
                     log.info("stream={} created kafka topic={} partitions=1 replication={}", streamName, topic,
