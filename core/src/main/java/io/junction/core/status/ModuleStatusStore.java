@@ -91,7 +91,7 @@ public interface ModuleStatusStore extends AutoCloseable {
         }
     }
 
-    /** What a listener hears; both methods do nothing unless overridden. */
+    /** What a listener hears; every method does nothing unless overridden. */
     interface Listener {
 
         /** {@code status/<module>} field {@code name} changed to {@code json}; empty when it was deleted. */
@@ -100,6 +100,14 @@ public interface ModuleStatusStore extends AutoCloseable {
 
         /** {@code system/<system>} was replaced (PlaceOS' {@code lookup-change}). */
         default void lookupChanged(SystemId system) {
+        }
+
+        /**
+         * The adapter may have missed changes — e.g. it lost and re-made its subscription: re-read what you show. It
+         * is called once the adapter hears changes again, so what is read after it is as new as anything missed. Like
+         * the other calls it must return quickly. The embedded adapter never misses a change and never calls it.
+         */
+        default void resynced() {
         }
     }
 

@@ -13,6 +13,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -22,7 +24,11 @@ import java.util.function.Consumer;
  * once and every change after, as JSON text ({@code null} when there is none).
  *
  * <p>Bindings are added, removed and re-resolved only on the model's actor; status changes reach them from any thread
- * through an index that the actor replaces, never changes in place, so delivering a change takes no lock.
+ * through an index that the actor replaces, never changes in place, so delivering a change takes no lock. A lookup
+ * changed elsewhere, or a status port that may have missed changes ({@link #resynced}), only marks bindings stale from
+ * the listener's thread: the actor catches up in its next turn ({@link #catchUp}), so a burst of changes costs one
+ * re-resolve and the listener never waits. A listener is told a value only when it differs from the one it was last
+ * told, so catching up after missed changes tells each client just what it missed.
  */
 final class Bindings implements ModuleStatusStore.Listener {
 
@@ -36,6 +42,8 @@ final class Bindings implements ModuleStatusStore.Listener {
         final Consumer<String> listener;
         /** The module it resolves to now; empty when the system has no such module. Only on the model's actor. */
         Optional<ModuleId> target = Optional.empty();
+        /** What the listener was last told; null before the first value. A new object each time (see {@link #read}). */
+        private final AtomicReference<Told> told = new AtomicReference<>();
         volatile boolean closed;
 
         Binding(SystemId system, ModuleRef ref, String status, Consumer<String> listener) {
@@ -45,8 +53,25 @@ final class Bindings implements ModuleStatusStore.Listener {
             this.listener = listener;
         }
 
-        void hear(String json) {
-            if (!closed) {
+        /** A change heard from the status port (any thread): told unless the listener has that value already. */
+        void changed(String json) {
+            Told last = told.get();
+            if (closed || (last != null && last.value().equals(json))) {
+                return;
+            }
+            told.set(new Told(json));
+            listener.accept(json);
+        }
+
+        /**
+         * A value read from the store (the model's actor), where {@code seen} is what {@link #told} was before the read
+         * began: told only when it differs from that and no change was told since, which would be as new or newer.
+         */
+        void read(Told seen, String json) {
+            if (closed || (seen != null && seen.value().equals(json))) {
+                return;
+            }
+            if (told.compareAndSet(seen, new Told(json))) {
                 listener.accept(json);
             }
         }
@@ -61,12 +86,24 @@ final class Bindings implements ModuleStatusStore.Listener {
         }
     }
 
+    /** What a listener was told. */
+    private record Told(String value) {
+    }
+
+    /** The status variable a binding reads, to read each one once when many clients bind to it. */
+    private record Variable(ModuleId module, String name) {
+    }
+
     private final ModuleStatusStore store;
     private final Consumer<Binding> unbind;
     /** module id → status name → bindings resolved to it: replaced (copy on write) by the model's actor only. */
     private final ConcurrentHashMap<ModuleId, Map<String, List<Binding>>> byModule = new ConcurrentHashMap<>();
-    /** system id → its bindings; the model's actor only. */
-    private final Map<SystemId, Set<Binding>> bySystem = new HashMap<>();
+    /** system id → its bindings: changed by the model's actor only; other threads only ask whether a system has any. */
+    private final ConcurrentHashMap<SystemId, Set<Binding>> bySystem = new ConcurrentHashMap<>();
+    /** Systems whose lookup changed elsewhere, not re-resolved yet; only systems with bindings, so it is bounded. */
+    private final Set<SystemId> stale = ConcurrentHashMap.newKeySet();
+    /** Set when every binding must be re-resolved and re-read (the status port may have missed changes). */
+    private final AtomicBoolean rereadAll = new AtomicBoolean();
     private volatile int size;
 
     /** {@code unbind} hands a closed binding to the model's actor, which calls {@link #remove}. */
@@ -75,13 +112,22 @@ final class Bindings implements ModuleStatusStore.Listener {
         this.unbind = unbind;
     }
 
-    /** Adds a binding and tells the listener the current value. On the model's actor. */
+    /**
+     * Adds a binding and tells the listener the current value (unless a change told it one first). On the model's
+     * actor; throws the store's failure, leaving no binding behind.
+     */
     Binding bind(SystemId system, ModuleRef ref, String status, Consumer<String> listener) {
         Binding b = new Binding(system, ref, status, listener);
+        // Attached before the value is read, so no change between the two is missed (PlaceOS' bind rule).
         bySystem.computeIfAbsent(system, k -> new LinkedHashSet<>()).add(b);
         size++;
-        attach(b, store.lookup(system, ref));
-        b.hear(current(b));
+        try {
+            attach(b, store.lookup(system, ref));
+            b.read(null, current(b));
+        } catch (RuntimeException e) {
+            remove(b);
+            throw e;
+        }
         return b;
     }
 
@@ -99,25 +145,76 @@ final class Bindings implements ModuleStatusStore.Listener {
     }
 
     /**
-     * A system's lookup changed: re-resolve its bindings; one whose module changed hears the new module's value. On
-     * the model's actor.
+     * A system's lookup changed (any thread): marks its bindings for {@link #catchUp}. Returns whether it has bindings
+     * and was not marked already, i.e. whether the caller must make sure a catch-up turn comes.
      */
-    void reindex(SystemId system) {
+    boolean markStale(SystemId system) {
+        return bySystem.containsKey(system) && stale.add(system);
+    }
+
+    /** The status port may have missed changes (any thread): {@link #catchUp} re-resolves and re-reads every binding. */
+    @Override
+    public void resynced() {
+        rereadAll.set(true);
+    }
+
+    /**
+     * Re-resolves the bindings of the systems marked stale — every binding, re-reading every value, after
+     * {@link #resynced} — and tells each listener whose value differs from what it was last told. On the model's
+     * actor. When the store fails, everything is marked for the next catch-up and the failure thrown.
+     */
+    void catchUp() {
+        boolean all = rereadAll.getAndSet(false);
+        List<SystemId> systems = new ArrayList<>();
+        if (all) {
+            // Marked before the flag was taken or after: either way covered by reading everything now.
+            stale.clear();
+            systems.addAll(bySystem.keySet());
+        } else {
+            for (var it = stale.iterator(); it.hasNext(); ) {
+                systems.add(it.next());
+                it.remove();
+            }
+        }
+        Map<Variable, String> read = new HashMap<>();
+        try {
+            for (SystemId system : systems) {
+                refresh(system, all, read);
+            }
+        } catch (RuntimeException e) {
+            // Some bindings may have moved without their listeners hearing: re-reading all of them is what fixes that.
+            rereadAll.set(true);
+            throw e;
+        }
+    }
+
+    /**
+     * Re-resolves a system's bindings through its lookup: one whose module changed hears the new module's value, and
+     * with {@code reread} every one re-reads its value; either is told only when it differs.
+     */
+    private void refresh(SystemId system, boolean reread, Map<Variable, String> read) {
         Set<Binding> s = bySystem.get(system);
         if (s == null) {
             return;
         }
-        List<Binding> moved = new ArrayList<>();
+        Map<ModuleRef, ModuleId> lookup = store.system(system);
+        List<Binding> changed = new ArrayList<>();
         for (Binding b : s) {
-            Optional<ModuleId> now = store.lookup(system, b.ref);
+            Optional<ModuleId> now = Optional.ofNullable(lookup.get(b.ref));
             if (!now.equals(b.target)) {
                 detach(b);
                 attach(b, now);
-                moved.add(b);
+                changed.add(b);
+            } else if (reread) {
+                changed.add(b);
             }
         }
-        for (Binding b : moved) {
-            b.hear(current(b));
+        for (Binding b : changed) {
+            // What it was told before the read: a change told after it is as new as the read, or newer.
+            Told seen = b.told.get();
+            String value = b.target.isEmpty() ? NONE
+                    : read.computeIfAbsent(new Variable(b.target.get(), b.status), v -> store.get(v.module(), v.name()).orElse(NONE));
+            b.read(seen, value);
         }
     }
 
@@ -134,7 +231,7 @@ final class Bindings implements ModuleStatusStore.Listener {
         }
         String value = json.orElse(NONE);
         for (Binding b : hit) {
-            b.hear(value);
+            b.changed(value);
         }
     }
 

@@ -88,6 +88,9 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DeviceModel.class);
     static final int MAILBOX = 4096;
+    /** How long after a failed catch-up of the bindings (the status port's engine is away) the next one runs. */
+    static final Duration BINDINGS_RETRY = Duration.ofSeconds(1);
+    private static final Object BINDINGS_RETRY_TAG = new Object();
 
     /** What the actor publishes after each change; read without waiting by exec, the routes and the API. */
     private record View(Map<ModuleId, ModuleSpec> modules, Map<SystemId, SystemSpec> systems,
@@ -116,6 +119,8 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
     private final List<Consumer<String>> stoppingListeners = new CopyOnWriteArrayList<>();
     /** Set when a module's followed keys changed and the routes are not rebuilt yet. */
     private final AtomicBoolean routesDirty = new AtomicBoolean();
+    /** Set when bindings were marked stale (lookups changed elsewhere, a resync) and are not caught up yet. */
+    private final AtomicBoolean bindingsDirty = new AtomicBoolean();
     private final Counter denied;
     private final Timer execTimer;
     private volatile View view = new View(Map.of(), Map.of(), Map.of(), Map.of());
@@ -178,20 +183,28 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         this.timeouts = Actor.start("exec-timeouts", MAILBOX, clock,
                 t -> t.reply().completeExceptionally(new ExecException(ExecException.Code.REQUEST_FAILED, t.message())));
         this.bindings = new Bindings(status, this::unbind);
+        // Called on the writer's thread (the embedded port) or on the port's one subscriber thread (Redis), which carries
+        // every node's changes: nothing here may wait, so lookups and resyncs only mark and leave the work to the actor.
         this.subscription = status.listen(new ModuleStatusStore.Listener() {
             @Override
             public void statusChanged(ModuleId module, String name, Optional<String> json) {
+                // Index reads and the clients' own bounded, non-blocking sends.
                 bindings.statusChanged(module, name, json);
             }
 
             @Override
             public void lookupChanged(SystemId system) {
-                // The model's own changes re-resolve in the same turn; a change from elsewhere comes in as a command.
-                if (actor.onActorThread()) {
-                    bindings.reindex(system);
-                } else {
-                    actor.send(new Reindex(system));
+                // Only systems with bindings: a burst of changes becomes one catch-up, before the answer to a change of
+                // the model's own (whose turn this is, when the port calls back at once).
+                if (bindings.markStale(system)) {
+                    bindingsStale();
                 }
+            }
+
+            @Override
+            public void resynced() {
+                bindings.resynced();
+                bindingsStale();
             }
         });
         Gauge.builder("junction.devices.modules.running", this, m -> m.view.running().size()).register(b.metrics);
@@ -303,24 +316,58 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
                     c.reply().complete(bindings.bind(c.system(), c.ref(), c.status(), c.listener()));
                 }
                 case Unbind c -> bindings.remove(c.binding());
-                case Reindex c -> bindings.reindex(c.system());
+                case Reindex c -> {
+                    // the bindings catch up below
+                }
             }
         } finally {
-            if (routesDirty.get()) {
-                reroute();
-            }
+            settle();
         }
     }
 
     /**
-     * Completes a reply once the routes are current, so that a message the caller appends after the answer reaches a
-     * module the command started.
+     * Completes a reply once the routes and bindings are current, so that a message the caller appends after the
+     * answer reaches a module the command started, and a client bound to a system the command changed has heard it.
      */
     private <T> void answer(CompletableFuture<T> reply, T value) {
+        settle();
+        reply.complete(value);
+    }
+
+    /** Catches up the bindings marked stale and rebuilds the routes when they changed. On the actor. */
+    private void settle() {
+        if (bindingsDirty.get()) {
+            catchUpBindings();
+        }
         if (routesDirty.get()) {
             reroute();
         }
-        reply.complete(value);
+    }
+
+    /** Re-resolves (and after a resync re-reads) the bindings marked stale. On the actor. */
+    private void catchUpBindings() {
+        bindingsDirty.set(false);
+        try {
+            bindings.catchUp();
+            actor.cancel(BINDINGS_RETRY_TAG);
+        } catch (RuntimeException e) {
+            // Still marked in the bindings: the next turn, or this timer when none comes, tries again.
+            bindingsDirty.set(true);
+            if (!actor.scheduled(BINDINGS_RETRY_TAG)) {
+                log.warn("devices bindings not caught up (retrying every {} ms): {}", BINDINGS_RETRY.toMillis(), e.toString());
+            }
+            actor.scheduleAfter(BINDINGS_RETRY, BINDINGS_RETRY_TAG, new Reindex());
+        }
+    }
+
+    /**
+     * Bindings were marked stale: a turn catches them up. From any thread, never waiting: when the mailbox refuses the
+     * command, the flag stays set and the next turn catches up.
+     */
+    private void bindingsStale() {
+        if (bindingsDirty.compareAndSet(false, true) && !actor.onActorThread()) {
+            actor.tell(new Reindex());
+        }
     }
 
     private ModuleSpec newModule(ModuleSpec.Draft d) {
@@ -539,12 +586,18 @@ public final class DeviceModel implements ModuleCalls, AutoCloseable {
         return Collections.unmodifiableMap(lookup);
     }
 
-    /** Replaces the lookups of these systems in the status port; bindings re-resolve in this turn. */
+    /**
+     * Replaces the lookups of these systems in the status port, and re-resolves their bindings at once (whichever
+     * thread the port calls its listeners on), so that what the turn does next — clearing a deleted module's status —
+     * reaches them through their new modules.
+     */
     private void relookup(List<SystemId> ids) {
         View v = view;
         for (SystemId id : ids) {
             status.replaceSystem(id, v.index().getOrDefault(id, Map.of()));
+            bindings.markStale(id);
         }
+        catchUpBindings();
     }
 
     private List<SystemId> systemsWith(ModuleId id) {

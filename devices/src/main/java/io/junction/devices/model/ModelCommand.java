@@ -74,7 +74,10 @@ sealed interface ModelCommand {
     record Unbind(Bindings.Binding binding) implements ModelCommand {
     }
 
-    /** A system's lookup was replaced by someone else (another node): re-resolve its bindings. */
-    record Reindex(SystemId system) implements ModelCommand {
+    /**
+     * Bindings were marked stale from another thread (a system's lookup was replaced, the status port resynced): catch
+     * them up. One command stands for any number of marks.
+     */
+    record Reindex() implements ModelCommand {
     }
 }

@@ -42,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * message and a code swap never overlap. A call into a full mailbox is refused at once; the raw follower waits for room
  * instead (a device message is never dropped while the module runs). A caller that will wait for the answer anyway (a
  * WebSocket or REST exec) runs its call on its own thread when the module is idle ({@link Actor#runNowOrTell}).
+ *
+ * <p>When the status port fails while the driver handles a device message — an {@link IllegalStateException}: the
+ * engine behind it is away or refuses — the module skips the device messages after it and fails the next
+ * {@link #synced()} with {@link StatusNotWritten}: the feed then hands the whole batch over again, so no status is lost
+ * and none is written out of order. Other failures (a driver's bad argument) are the driver's own, never retried.
  */
 final class ModuleActor implements DriverContext {
 
@@ -74,6 +79,20 @@ final class ModuleActor implements DriverContext {
     /** The driver instance; touched only on the module's turn. */
     private Driver driver;
     private boolean stopped;
+    /** Whether the driver is handling a device message now; the module's turn only. */
+    private boolean receiving;
+    /** The status port's failure while handling a device message since the last sync; the module's turn only. */
+    private IllegalStateException unwritten;
+
+    /**
+     * A device message was not fully handled because the module status port failed (its engine is away); the messages
+     * since the last sync must be handed over again.
+     */
+    static final class StatusNotWritten extends RuntimeException {
+        StatusNotWritten(ModuleId module, IllegalStateException cause) {
+            super("module " + module + " could not write its status: " + cause.getMessage(), cause);
+        }
+    }
 
     ModuleActor(ModuleSpec spec, DriverType type, Host host) {
         this.spec = spec;
@@ -135,7 +154,10 @@ final class ModuleActor implements DriverContext {
         return true;
     }
 
-    /** Completes once every message delivered so far was handled (or the module closed). */
+    /**
+     * Completes once every message delivered so far was handled (or the module closed: an {@code ActorException}); fails
+     * with {@link StatusNotWritten} when the status port failed on one of them since the last sync.
+     */
     CompletableFuture<Void> synced() {
         Synced s = new Synced(new CompletableFuture<>());
         actor.send(s);
@@ -171,7 +193,15 @@ final class ModuleActor implements DriverContext {
         switch (command) {
             case Call c -> run(c);
             case Deliver d -> receive(d.message());
-            case Synced s -> s.reply().complete(null);
+            case Synced s -> {
+                IllegalStateException failed = unwritten;
+                unwritten = null;
+                if (failed == null) {
+                    s.reply().complete(null);
+                } else {
+                    s.reply().completeExceptionally(new StatusNotWritten(spec.id(), failed));
+                }
+            }
             case Swap s -> {
                 if (stopped) {
                     s.reply().complete(null);
@@ -281,12 +311,27 @@ final class ModuleActor implements DriverContext {
             }
             return;
         }
+        if (unwritten != null) {
+            // Handed over again after the next sync fails: handling it now could write status out of order.
+            return;
+        }
+        receiving = true;
         try {
             driver.received(m);
         } catch (Throwable t) {
             lastError = "message " + m.key().value() + " failed: " + describe(t);
             log.debug("module id={} failed on message key={}: {}", spec.id(), m.key().value(), describe(t));
+        } finally {
+            receiving = false;
         }
+    }
+
+    /** Notes the status port's failure while handling a device message (whether or not the driver lets it through). */
+    private IllegalStateException statusFailed(IllegalStateException e) {
+        if (receiving && unwritten == null) {
+            unwritten = e;
+        }
+        return e;
     }
 
     private static String describe(Throwable t) {
@@ -321,12 +366,23 @@ final class ModuleActor implements DriverContext {
 
     @Override
     public void status(String name, Object value) {
-        host.status().set(spec.id(), name, toJson(value).toString());
+        String json = toJson(value).toString();
+        try {
+            host.status().set(spec.id(), name, json);
+        } catch (IllegalStateException e) {
+            throw statusFailed(e);
+        }
     }
 
     @Override
     public Optional<JsonNode> status(String name) {
-        return host.status().get(spec.id(), name).map(json -> {
+        Optional<String> stored;
+        try {
+            stored = host.status().get(spec.id(), name);
+        } catch (IllegalStateException e) {
+            throw statusFailed(e);
+        }
+        return stored.map(json -> {
             try {
                 return Json.parse(json);
             } catch (IOException e) {

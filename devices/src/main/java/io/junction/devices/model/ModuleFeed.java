@@ -9,7 +9,6 @@ import io.junction.core.stream.MessageStream;
 import io.junction.core.stream.StreamEntry;
 import io.junction.core.stream.StreamFollower;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -17,6 +16,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Feeds the raw stream to the modules, at least once: the one follower of the devices ({@code devices}) reads from a
@@ -24,9 +24,12 @@ import java.util.concurrent.CompletableFuture;
  * (status messages), or one whose driver follows its key. A module's full mailbox makes the follower wait (and so
  * fall behind and catch up from the log); it never drops a message of a running module.
  *
- * <p>An offset is committed only once every module that was given a message below it has handled it, and only after
- * the module status those messages set is durable ({@link ModuleStatusStore#flush()}): after a crash the modules see
- * the messages since the last commit again, never fewer.
+ * <p>A batch is done only once every module it was handed to has handled it. When the module status port failed on
+ * one of its messages (its engine is away) the handler throws, and the follower hands the same batch over again after
+ * a back-off until it goes through: a module may see a message twice, but no status it sets is lost. An offset is
+ * committed only past done batches and only after the module status they set is durable
+ * ({@link ModuleStatusStore#flush()}): after a crash the modules see the messages since the last commit again, never
+ * fewer.
  */
 final class ModuleFeed implements AutoCloseable {
 
@@ -104,29 +107,10 @@ final class ModuleFeed implements AutoCloseable {
         }
     }
 
-    /**
-     * A batch handed to modules: its first offset, each module's "handled" answer, and whether a message of it could
-     * not be handed over because the follower was being closed (then it is never done: the next start reads it again).
-     */
-    private record Pending(long first, List<CompletableFuture<Void>> handled, boolean cut) {
-        boolean done() {
-            if (cut) {
-                return false;
-            }
-            for (CompletableFuture<Void> f : handled) {
-                if (!f.isDone()) {
-                    return false;
-                }
-            }
-            return true;
-        }
-    }
-
     private final ModuleStatusStore status;
     private final CommittedOffset offsets;
     private volatile Routes routes = Routes.NONE;
-    /** Batches not yet handled by every module; only the follower's thread (and close, after it) touches it. */
-    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** The last offset committed; the follower's thread, then close's. */
     private long committed = -1;
     private StreamFollower follower;
     private volatile boolean closing;
@@ -162,7 +146,12 @@ final class ModuleFeed implements AutoCloseable {
         return follower == null ? -1 : follower.position();
     }
 
-    private void handle(List<StreamEntry> batch) {
+    /**
+     * Hands a batch to every module that wants its messages and waits until they handled it. Throws, so that the
+     * follower hands the batch over again, when a module could not write its status, or when closing cut a delivery
+     * off (the next start reads the batch again). A module that stopped meanwhile counts as having handled it.
+     */
+    private void handle(List<StreamEntry> batch) throws Exception {
         Routes r = routes;
         Map<ModuleActor, Boolean> touched = new IdentityHashMap<>();
         boolean cut = false;
@@ -173,38 +162,49 @@ final class ModuleFeed implements AutoCloseable {
                 touched.put(a, Boolean.TRUE);
             }
         }
-        if (touched.isEmpty()) {
-            return;
-        }
         List<CompletableFuture<Void>> handled = new ArrayList<>(touched.size());
         for (ModuleActor a : touched.keySet()) {
-            CompletableFuture<Void> synced = a.synced();
-            cut |= synced.isCompletedExceptionally() && closing;
-            handled.add(synced);
+            handled.add(a.synced());
         }
-        pending.add(new Pending(batch.get(0).offset(), handled, cut));
+        ModuleActor.StatusNotWritten unwritten = null;
+        for (CompletableFuture<Void> f : handled) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof ModuleActor.StatusNotWritten s) {
+                    if (unwritten == null) {
+                        unwritten = s;
+                    } else {
+                        unwritten.addSuppressed(s);
+                    }
+                } else {
+                    // The module closed: it no longer needs the batch, unless the whole feed is closing.
+                    cut |= closing;
+                }
+            }
+        }
+        if (unwritten != null) {
+            throw unwritten;
+        }
+        if (cut) {
+            throw new IllegalStateException("the devices follower is closing: the batch at offset " + batch.get(0).offset()
+                    + " did not reach every module; it is read again on the next start");
+        }
     }
 
-    /**
-     * Commits {@code next}, or the first offset of the oldest batch some module has not handled yet, after making the
-     * module status durable. A module that closed counts as having handled what it was given.
-     */
+    /** Commits {@code next} (every batch below it was handled) once the module status they set is durable. */
     private void commitHandled(long next) throws Exception {
-        while (!pending.isEmpty() && pending.peek().done()) {
-            pending.poll();
-        }
-        long safe = pending.isEmpty() ? next : Math.min(next, pending.peek().first());
-        if (safe <= committed) {
+        if (next <= committed) {
             return;
         }
         status.flush();
-        offsets.commit(safe);
-        committed = safe;
+        offsets.commit(next);
+        committed = next;
     }
 
     /**
      * Stops following (the follower commits what was handled so far). Call {@link #commitAll()} once the modules are
-     * stopped to commit what they handled meanwhile.
+     * stopped, in case that last commit failed.
      */
     @Override
     public void close() {
@@ -214,7 +214,7 @@ final class ModuleFeed implements AutoCloseable {
         }
     }
 
-    /** After {@link #close()} and the modules stopped: commits the follower's position if every batch was handled. */
+    /** After {@link #close()} and the modules stopped: commits the follower's position (past done batches only). */
     void commitAll() {
         if (follower == null) {
             return;

@@ -49,7 +49,8 @@ import java.util.concurrent.atomic.LongAdder;
  * killed, and at most about a second with {@code appendfsync everysec} when the machine crashes). When Redis goes away
  * a call throws {@link IllegalStateException} ({@code redis at host:port: ... failed: ...}) after one retry; the engine
  * is reported down within about two seconds and up again when it answers; the subscriber reconnects by itself.
- * Changes published while it was disconnected are not heard: it logs and counts each {@link #resubscribes()}.
+ * Changes published while it was disconnected are not heard: it logs and counts each {@link #resubscribes()} and
+ * calls {@link Listener#resynced()} so that listeners re-read what they show.
  */
 public final class RedisModuleStatusStore implements ModuleStatusStore {
 
@@ -411,6 +412,9 @@ public final class RedisModuleStatusStore implements ModuleStatusStore {
                 resubscribes.increment();
                 log.warn("redis subscriber is back at={}; changes published while it was away were not heard resubscribes={}",
                         link.address(), resubscribes.sum());
+                for (Registration r : registrations) {
+                    r.resynced();
+                }
             }
         }
 
@@ -450,6 +454,18 @@ public final class RedisModuleStatusStore implements ModuleStatusStore {
             } catch (RuntimeException e) {
                 listenerFailures.increment();
                 log.warn("a module status listener failed on lookup-change system={}: {}", system, e.toString(), e);
+            }
+        }
+
+        void resynced() {
+            if (!open) {
+                return;
+            }
+            try {
+                listener.resynced();
+            } catch (RuntimeException e) {
+                listenerFailures.increment();
+                log.warn("a module status listener failed on resync: {}", e.toString(), e);
             }
         }
 

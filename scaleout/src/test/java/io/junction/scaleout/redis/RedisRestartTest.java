@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -59,6 +60,7 @@ class RedisRestartTest {
         RedisServer server = RedisServer.start(dir, port, true);
         RecordingHealth health = new RecordingHealth();
         List<String> heard = new CopyOnWriteArrayList<>();
+        AtomicInteger resynced = new AtomicInteger();
         try (RedisModuleStatusStore modules = RedisModuleStatusStore.open(server.url(), health);
              RedisStatusStore status = RedisStatusStore.open(server.url(), EngineHealth.NONE);
              ModuleStatusStore.Subscription s = modules.listen(new ModuleStatusStore.Listener() {
@@ -66,11 +68,17 @@ class RedisRestartTest {
                  public void statusChanged(ModuleId module, String name, Optional<String> json) {
                      heard.add(module + " " + name + "=" + json.orElse("(deleted)"));
                  }
+
+                 @Override
+                 public void resynced() {
+                     resynced.incrementAndGet();
+                 }
              })) {
             assertThat(health.events).containsExactly("up");
             modules.set(LAMP, "power", "true");
             status.update(new StreamEntry(0, message("room.lamp.power", "{\"on\":true}")));
             assertThat(heard).containsExactly(LAMP + " power=true");
+            assertThat(resynced).as("the first subscription misses nothing").hasValue(0);
 
             long oldPid = server.pid();
             server.kill();
@@ -86,6 +94,7 @@ class RedisRestartTest {
             server = server.restart();
             await().atMost(Duration.ofSeconds(15)).until(() -> health.last().equals("up"));
             await().atMost(Duration.ofSeconds(15)).until(() -> modules.resubscribes() == 1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> resynced.get() == 1);
 
             assertThat(modules.get(LAMP, "power")).as("answered before the kill, kept in the append-only file").contains("true");
             assertThat(status.get(RoutingKey.of("room.lamp.power")).map(Message::body)).contains("{\"on\":true}");
@@ -102,6 +111,7 @@ class RedisRestartTest {
             await().atMost(Duration.ofSeconds(10)).until(() -> heard.size() == 3);
             assertThat(heard).containsExactly(LAMP + " power=true", LAMP + " power=false", LAMP + " level=7");
             assertThat(health.events).hasSize(3);
+            assertThat(resynced).as("once, after the one re-made subscription").hasValue(1);
         } finally {
             server.stop();
         }
