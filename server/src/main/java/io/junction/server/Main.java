@@ -4,6 +4,8 @@ import io.junction.core.auth.PasswordHash;
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.ConfigLoader;
 import io.junction.core.config.JunctionConfig;
+import io.junction.scaleout.EngineProbe;
+import io.junction.scaleout.EngineSettings;
 
 import org.slf4j.bridge.SLF4JBridgeHandler;
 
@@ -100,7 +102,7 @@ public final class Main {
     static final class ConfigCommand {
     }
 
-    @Command(name = "check", description = "Validate a config file without starting anything.")
+    @Command(name = "check", description = "Validate a config file without starting anything, and check that the engines it selects answer.")
     static final class ConfigCheck implements Callable<Integer> {
         @Parameters(index = "0", description = "the config file")
         Path file;
@@ -112,12 +114,29 @@ public final class Main {
                 JunctionConfig cfg = Junction.configLoader(environment()).read(file);
                 System.out.println(file + ": ok (MQTT on " + cfg.mqtt().host() + ":" + cfg.mqtt().port()
                         + ", HTTP on " + cfg.http().host() + ":" + cfg.http().port() + ", data in " + cfg.data().dir() + ")");
-                return 0;
+                EngineSettings engines = cfg.settings(EngineSettings.class);
+                System.out.println("engines: streams " + engineName(engines.streams()) + ", status " + engineName(engines.status())
+                        + ", state " + engineName(engines.state()));
+                int away = 0;
+                for (EngineProbe.Result r : EngineProbe.probe(engines)) {
+                    if (r.ok()) {
+                        System.out.println(r.engine() + " at " + r.where() + ": answers");
+                    } else {
+                        System.err.println(r.engine() + " at " + r.where() + ": does not answer: " + r.problem());
+                        away++;
+                    }
+                }
+                // The file is right; an engine that does not answer would stop the start: say so in the exit code.
+                return away == 0 ? 0 : 1;
             } catch (ConfigException e) {
                 System.err.println(e.getMessage());
                 return 2;
             }
         }
+    }
+
+    private static String engineName(Enum<?> engine) {
+        return engine.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     @Command(name = "passwd", description = "Hash a password for the [mqtt.users] section (read from standard input).")

@@ -49,7 +49,7 @@ public final class Clients {
      */
     public static JunctionConfig config(Path dir, String fsync, String extra) {
         return Junction.configLoader(ENV).parse(dir.resolve("test.toml").toString(),
-                baseToml(dir) + "fsync = \"" + fsync + "\"\n\n" + extra + "\n" + EngineProfile.toml(dir));
+                baseToml(dir) + "fsync = \"" + fsync + "\"\n\n" + extra + "\n" + EngineProfile.toml(dir, extra));
     }
 
     /**

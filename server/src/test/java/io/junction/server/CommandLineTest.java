@@ -52,6 +52,32 @@ class CommandLineTest {
     }
 
     @Test
+    void configCheckSaysWhichEnginesAFileSelectsAndWhetherTheyAnswer() throws Exception {
+        Path embedded = dir.resolve("embedded.toml");
+        Result plain = checked(embedded, "[mqtt]\nport = 18830\n");
+        assertThat(plain.exit()).isZero();
+        assertThat(plain.out()).contains("engines: streams embedded, status embedded, state embedded");
+
+        String redis = io.junction.scaleout.engines.RedisTestServer.url();
+        int nothing = io.junction.core.testing.Tools.freePort();
+        Path engines = dir.resolve("engines.toml");
+        Result r = checked(engines, """
+                [status]
+                engine = "redis"
+                [redis]
+                url = "%s"
+                [state]
+                engine = "postgres"
+                [postgres]
+                url = "jdbc:postgresql://127.0.0.1:%d/junction"
+                """.formatted(redis, nothing));
+        assertThat(r.out()).contains("engines: streams embedded, status redis, state postgres")
+                .contains("redis at " + java.net.URI.create(redis).getHost() + ":" + java.net.URI.create(redis).getPort() + ": answers");
+        assertThat(r.err()).contains("postgres at 127.0.0.1:" + nothing + "/junction: does not answer");
+        assertThat(r.exit()).as("a selected engine does not answer").isEqualTo(1);
+    }
+
+    @Test
     void configCheckNamesTheFileLineAndKeyOfAnUnknownKey() throws Exception {
         Path file = dir.resolve("bad.toml");
         assertThat(checkFails(file, "[mqtt]\nport = 18830\n\n[http]\nprot = 8080\n")).contains(file + ":5: http.prot: unknown key");

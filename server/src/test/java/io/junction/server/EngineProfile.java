@@ -48,16 +48,26 @@ public final class EngineProfile {
 
     /** The engine sections of a server whose data lives in {@code dataDir}; empty when every port is embedded. */
     public static String toml(Path dataDir) {
+        return toml(dataDir, "");
+    }
+
+    /**
+     * As {@link #toml(Path)}, leaving out the ports whose engine {@code extra} (the rest of the test's config) chooses
+     * itself: a test of one engine's behaviour keeps its own choice in either run.
+     */
+    public static String toml(Path dataDir, String extra) {
         if (SELECTED.isEmpty()) {
             return "";
         }
-        return SECTIONS.computeIfAbsent(dataDir.toAbsolutePath().normalize(), d -> sections());
+        Set<String> own = Set.of("streams", "status", "state", "kafka", "redis", "postgres").stream()
+                .filter(section -> extra.contains("[" + section + "]")).collect(Collectors.toUnmodifiableSet());
+        return SECTIONS.computeIfAbsent(dataDir.toAbsolutePath().normalize(), d -> sections(own));
     }
 
-    private static String sections() {
+    private static String sections(Set<String> own) {
         StringBuilder toml = new StringBuilder("\n");
         String ns = "e2e" + ProcessHandle.current().pid() + "-" + NAMESPACES.incrementAndGet();
-        if (selected("kafka")) {
+        if (selected("kafka") && !own.contains("streams") && !own.contains("kafka")) {
             toml.append("""
                     [streams]
                     engine = "kafka"
@@ -67,7 +77,7 @@ public final class EngineProfile {
                     processed_topic = "%s.processed"
                     """.formatted(KafkaTestServer.bootstrap(), ns, ns));
         }
-        if (selected("redis")) {
+        if (selected("redis") && !own.contains("status") && !own.contains("redis")) {
             toml.append("""
                     [status]
                     engine = "redis"
@@ -75,7 +85,7 @@ public final class EngineProfile {
                     url = "%s"
                     """.formatted(RedisTestServer.freshUrl()));
         }
-        if (selected("postgres")) {
+        if (selected("postgres") && !own.contains("state") && !own.contains("postgres")) {
             toml.append("""
                     [state]
                     engine = "postgres"

@@ -34,7 +34,7 @@ public final class ServerProcess {
                 fsync = "%s"
                 %s
                 %s
-                """.formatted(mqtt, http, Clients.tomlPath(dir.resolve("data")), fsync, extra, EngineProfile.toml(dir)));
+                """.formatted(mqtt, http, Clients.tomlPath(dir.resolve("data")), fsync, extra, EngineProfile.toml(dir, extra)));
         return config;
     }
 

@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
 public final class RedisServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(RedisServer.class);
-    static final String NOT_INSTALLED = "redis-server is not installed: install it with 'apt-get install redis-server'";
+    public static final String NOT_INSTALLED = "redis-server is not installed: install it with 'apt-get install redis-server'";
     /** Tried in order: the name alone is looked up on PATH by the operating system. */
     private static final List<String> BINARIES = List.of("redis-server", "/usr/bin/redis-server");
     private static final long READY_SECONDS = 20;
