@@ -72,6 +72,8 @@ final class EnginesCommand {
                 }
                 String postgresUrl = "jdbc:postgresql://127.0.0.1:" + postgresPort + "/junction";
                 String postgresUser = "junction";
+                // PostgreSQL's launcher keeps the role's generated password beside the cluster.
+                Path passwordFile = root.resolve("postgres").resolve("password");
                 if (running(root, "postgres").isPresent()) {
                     out.println("postgres: already running (" + postgresUrl + ")");
                 } else {
@@ -82,7 +84,12 @@ final class EnginesCommand {
                     postgresUser = postgres.user();
                     out.println("postgres: started on " + postgres.url() + " (pid " + postgres.pid() + ")");
                 }
+                String postgresPassword = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
                 Path config = root.resolve(CONFIG);
+                Files.deleteIfExists(config);
+                // It holds the database password: readable by its owner only.
+                Files.createFile(config, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
                 Files.writeString(config, """
                         # Written by './junction engines up': every storage port on the engines it started.
                         # Add your own sections ([mqtt], [http], [data], ...) or copy these into your junction.toml.
@@ -104,7 +111,8 @@ final class EnginesCommand {
                         [postgres]
                         url = "%s"
                         user = "%s"
-                        """.formatted(bootstrap, redisUrl, postgresUrl, postgresUser), StandardCharsets.UTF_8);
+                        password = "%s"
+                        """.formatted(bootstrap, redisUrl, postgresUrl, postgresUser, postgresPassword), StandardCharsets.UTF_8);
                 out.println();
                 out.println("config: " + config);
                 out.println("run Junction on them:  ./junction run --config " + config);
