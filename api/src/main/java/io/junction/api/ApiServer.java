@@ -141,6 +141,7 @@ public final class ApiServer implements AutoCloseable {
     private void serve(ServerRequest req, ServerResponse res) {
         String method = req.prologue().method().text();
         String rawPath = req.path().rawPath();
+        boolean head = method.equalsIgnoreCase("HEAD");
         ApiResponse response;
         try {
             response = dispatch(req, method, rawPath);
@@ -154,13 +155,15 @@ public final class ApiServer implements AutoCloseable {
         }
         requestCounters.computeIfAbsent(response.status(), s -> Counter.builder("junction.http.requests")
                 .tag("status", Integer.toString(s)).description("HTTP requests answered, by status").register(metrics)).increment();
-        write(res, response);
+        write(res, response, head);
     }
 
     private ApiResponse dispatch(ServerRequest req, String method, String rawPath) throws Exception {
-        RouteTable.Lookup lookup = own.lookup(method, rawPath);
+        // HEAD is answered by the GET route, without the body (RFC 9110 9.3.2), as players and caches expect.
+        String routed = method.equalsIgnoreCase("HEAD") ? "GET" : method;
+        RouteTable.Lookup lookup = own.lookup(routed, rawPath);
         if (lookup instanceof RouteTable.NotFound) {
-            lookup = routes.lookup(method, rawPath);
+            lookup = routes.lookup(routed, rawPath);
         }
         return switch (lookup) {
             case RouteTable.NotFound n -> throw ApiException.notFound("no route for " + method + " " + req.path().path());
@@ -250,7 +253,7 @@ public final class ApiServer implements AutoCloseable {
         return ApiException.payloadTooLarge("the request body has " + size + "; the limit is " + maxBodyBytes + " bytes");
     }
 
-    private static void write(ServerResponse res, ApiResponse response) {
+    private static void write(ServerResponse res, ApiResponse response, boolean head) {
         res.status(Status.create(response.status()));
         response.headers().forEach(res::header);
         if (response.body().length == 0 && response.contentType().isEmpty()) {
@@ -258,6 +261,11 @@ public final class ApiServer implements AutoCloseable {
             return;
         }
         res.header(HeaderNames.CONTENT_TYPE, response.contentType());
+        if (head) {
+            res.header(HeaderNames.CONTENT_LENGTH, Integer.toString(response.body().length));
+            res.send();
+            return;
+        }
         res.send(response.body());
     }
 

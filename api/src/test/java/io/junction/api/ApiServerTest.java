@@ -66,6 +66,30 @@ class ApiServerTest {
     }
 
     @Test
+    void headIsAnsweredByTheGetRouteWithoutTheBody() {
+        start(t -> t.add(Method.GET, "/api/file", r -> ApiResponse.text(200, "video/mp2t", "0123456789")
+                .withHeader("Cache-Control", "max-age=60")));
+        HttpResponse<String> r = f.send(HttpRequest.newBuilder(f.uri("/api/file")).method("HEAD", HttpRequest.BodyPublishers.noBody()));
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValue("video/mp2t");
+        assertThat(r.headers().firstValue("content-length")).hasValue("10");
+        assertThat(r.headers().firstValue("cache-control")).hasValue("max-age=60");
+        assertThat(r.body()).isEmpty();
+        HttpResponse<String> notAllowed = f.send(HttpRequest.newBuilder(f.uri("/api/health")).method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
+        assertThat(notAllowed.statusCode()).as("OPTIONS only where a route answers it").isEqualTo(405);
+    }
+
+    @Test
+    void anOptionsRouteAnswersPreflights() {
+        start(t -> t.add(Method.OPTIONS, "/api/file", r -> ApiResponse.status(204)
+                .withHeader("Access-Control-Allow-Origin", "*")));
+        HttpResponse<String> r = f.send(HttpRequest.newBuilder(f.uri("/api/file")).method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .header("Origin", "https://player.example"));
+        assertThat(r.statusCode()).isEqualTo(204);
+        assertThat(r.headers().firstValue("access-control-allow-origin")).hasValue("*");
+    }
+
+    @Test
     void pathParamsQueryHeadersAndBodyReachTheHandler() {
         start(t -> t.add(Method.PUT, "/api/echo/{name}/{n}", r -> ApiResponse.json(Json.object()
                 .put("name", r.pathParam("name"))

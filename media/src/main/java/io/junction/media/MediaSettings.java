@@ -3,6 +3,7 @@ package io.junction.media;
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.config.Section;
+import io.junction.media.hls.HlsSettings;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,8 +12,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Live video: the RTMP endpoint ({@code [rtmp]}), ffmpeg ({@code [ffmpeg]}), static workflows ({@code [[workflows]]})
- * and reactors ({@code [[reactors]]}).
+ * Live video: the RTMP endpoint ({@code [rtmp]}), ffmpeg ({@code [ffmpeg]}), static workflows ({@code [[workflows]]}),
+ * reactors ({@code [[reactors]]}) and how HLS is served ({@code [hls]}: CORS and signed URLs).
  *
  * <p>Workflows stay generic here: a step is its type and its parameters as read. Step types and parameters are
  * checked by {@link io.junction.media.workflow.Definitions#fromConfig} (the same check the API and reactors go
@@ -22,7 +23,8 @@ import java.util.Optional;
  * @param enabled whether live video runs at all: only when the file has an {@code [rtmp]} section, workflows or
  *                reactors, so a server (or a test) that does not use video opens no RTMP port
  */
-public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<WorkflowSpec> workflows, List<ReactorSpec> reactors) {
+public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<WorkflowSpec> workflows, List<ReactorSpec> reactors,
+                            HlsSettings hls) {
 
     public MediaSettings {
         workflows = List.copyOf(workflows);
@@ -82,11 +84,11 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
     }
 
     public static MediaSettings defaults() {
-        return new MediaSettings(false, Rtmp.defaults(), Ffmpeg.defaults(), List.of(), List.of());
+        return new MediaSettings(false, Rtmp.defaults(), Ffmpeg.defaults(), List.of(), List.of(), HlsSettings.defaults());
     }
 
     /**
-     * Reads its sections ({@code [rtmp]}, {@code [ffmpeg]}, {@code [[workflows]]}, {@code [[reactors]]}) from the root
+     * Reads its sections ({@code [rtmp]}, {@code [ffmpeg]}, {@code [[workflows]]}, {@code [[reactors]]}, {@code [hls]}) from the root
      * table; absent sections mean the defaults.
      */
     public static MediaSettings read(Section root) {
@@ -140,7 +142,8 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
             r.finish();
             reactors.add(new ReactorSpec(name, url, interval, app, key, timeout, where));
         }
-        return new MediaSettings(rtmpPresent || !workflows.isEmpty() || !reactors.isEmpty(), rtmp, ffmpeg, workflows, reactors);
+        HlsSettings hls = HlsSettings.read(root.table("hls"));
+        return new MediaSettings(rtmpPresent || !workflows.isEmpty() || !reactors.isEmpty(), rtmp, ffmpeg, workflows, reactors, hls);
     }
 
     private static Rtmp rtmp(Section s) {

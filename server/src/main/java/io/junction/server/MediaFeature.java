@@ -37,7 +37,7 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
     }
 
     /**
-     * Reads {@code [rtmp]}, {@code [ffmpeg]}, {@code [[workflows]]} and {@code [[reactors]]}, and checks each
+     * Reads {@code [rtmp]}, {@code [ffmpeg]}, {@code [[workflows]]}, {@code [[reactors]]} and {@code [hls]}, and checks each
      * workflow's step types and parameters, with the file and line of the step when one is wrong.
      */
     @Override
@@ -89,7 +89,7 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
             }
             started.push(rtmp);
             WorkflowRoutes.register(context.routes(), manager);
-            HlsRoutes.register(context.routes(), hlsRoot);
+            HlsRoutes.register(context.routes(), hlsRoot, settings.hls(), context.clock());
             context.routes().add(Method.GET, "/api/media", r -> {
                 Map<String, Object> endpoint = new LinkedHashMap<>();
                 endpoint.put("port", rtmp.port());

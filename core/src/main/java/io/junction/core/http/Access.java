@@ -22,8 +22,15 @@ public enum Access {
         return Optional.ofNullable(role);
     }
 
-    /** The default of a route registered without one: reading needs a user, changing needs support. */
+    /**
+     * The default of a route registered without one: reading needs a user, changing needs support, and a CORS
+     * preflight ({@code OPTIONS}) is open because browsers send it without credentials.
+     */
     public static Access defaultFor(Method method) {
-        return method == Method.GET ? USER : SUPPORT;
+        return switch (method) {
+            case GET -> USER;
+            case OPTIONS -> OPEN;
+            default -> SUPPORT;
+        };
     }
 }

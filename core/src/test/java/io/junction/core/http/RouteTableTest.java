@@ -36,6 +36,15 @@ class RouteTableTest {
     }
 
     @Test
+    void optionsRoutesAnswerPreflightsAndAreOpenByDefault() {
+        RouteTable t = new RouteTable().add(Method.GET, "/hls/{file}", OK).add(Method.OPTIONS, "/hls/{file}", OK);
+        RouteTable.Found f = (RouteTable.Found) t.lookup("OPTIONS", "/hls/index.m3u8");
+        assertThat(f.method()).isEqualTo(Method.OPTIONS);
+        assertThat(f.access()).as("browsers send preflights without credentials").isEqualTo(Access.OPEN);
+        assertThat(t.lookup("POST", "/hls/index.m3u8")).isEqualTo(new RouteTable.MethodNotAllowed(Set.of(Method.GET, Method.OPTIONS)));
+    }
+
+    @Test
     void literalSegmentWinsOverAParameter() {
         Handler count = r -> ApiResponse.status(200);
         RouteTable t = new RouteTable()
