@@ -24,6 +24,7 @@ import static io.junction.server.media.MediaTools.http;
 import static io.junction.server.media.MediaTools.probe;
 import static io.junction.server.media.MediaTools.stream;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -216,5 +217,24 @@ class LateStepsTest {
         awaitLive("watchOne", "cam");
         JsonNode player = probe(url("shared", "cam"), false, 20);
         assertThat(stream(player, "video").path("width").asInt()).isEqualTo(320);
+    }
+
+    @Test
+    void aConfigFileWithTwoWorkflowsServingPlayersOnTheSameAppIsRefusedBeforeAnythingStarts(@TempDir Path other) {
+        assertThatThrownBy(() -> Junction.start(Clients.config(other, "always", """
+                [rtmp]
+                port = 0
+                host = "127.0.0.1"
+
+                [[workflows]]
+                name = "a"
+                steps = [{ type = "rtmp_receive", app = "a" }, { type = "rtmp_watch", app = "watch" }]
+
+                [[workflows]]
+                name = "b"
+                steps = [{ type = "rtmp_receive", app = "b" }, { type = "rtmp_watch", app = "watch", stream_key = "cam" }]
+                """)).close())
+                .hasMessageContaining("test.toml:")
+                .hasMessageContaining("workflow 'b' step 2 (rtmp_watch) would serve players on app 'watch' with stream key 'cam', which workflow 'a' already serves");
     }
 }
