@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
 
 /**
  * One running workflow: an actor that owns its steps and passes media from each step to the next. Steps start
@@ -266,7 +267,7 @@ final class Workflow {
         state = State.ACTIVE;
         String how = !restart ? "" : kept.isEmpty() ? "restarted with a new definition"
                 : "updated with a new definition; step" + (kept.size() == 1 ? " " : "s ")
-                + kept.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", ")) + " kept running";
+                + kept.stream().map(String::valueOf).collect(Collectors.joining(", ")) + " kept running";
         log.info("workflow={} event={} source={} steps={} kept={}", name, restart ? "restarted" : "started", source, defs.size(), kept);
         services.hub().publish(new WorkflowEvent(name, "started", source, how));
         // Streams that were live go on: steps they no longer reach end them; steps they now reach start them.

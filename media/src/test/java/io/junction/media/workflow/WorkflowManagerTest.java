@@ -192,8 +192,8 @@ class WorkflowManagerTest {
         MediaSink sink = publishSixPackets("in");
         manager.put(new WorkflowDefinition("late", List.of(new StepDefinition.RtmpReceive("in", "*"))), "api").get(5, TimeUnit.SECONDS);
         sink.media(frame(120, false));
-        await().atMost(Duration.ofSeconds(5)).until(() -> packets("first") == 7);
-        await().atMost(Duration.ofSeconds(5)).until(() -> packets("late") == 7);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("first")).isEqualTo(7));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("late")).isEqualTo(7));
     }
 
     @Test
@@ -202,10 +202,10 @@ class WorkflowManagerTest {
         manager.put(new WorkflowDefinition("a", List.of(new StepDefinition.RtmpReceive("in", "*"),
                 new StepDefinition.ForwardToWorkflow("b"))), "api").get(5, TimeUnit.SECONDS);
         MediaSink sink = publishSixPackets("in");
-        await().atMost(Duration.ofSeconds(5)).until(() -> packets("a") == 6);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("a")).isEqualTo(6));
         manager.put(new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out", "*"))), "api").get(5, TimeUnit.SECONDS);
         sink.media(frame(120, false));
-        await().atMost(Duration.ofSeconds(5)).until(() -> packets("b") == 7);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("b")).isEqualTo(7));
         assertThat(streams("b").get(0).get("from")).isEqualTo("workflow a");
     }
 
@@ -222,7 +222,7 @@ class WorkflowManagerTest {
         // The forward added by the update hands the live stream on with its headers and group of pictures.
         manager.put(new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out2", "*"))), "api").get(5, TimeUnit.SECONDS);
         sink.media(frame(120, false));
-        await().atMost(Duration.ofSeconds(5)).until(() -> packets("b") == 7);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("b")).isEqualTo(7));
         assertThat(packets("w")).isEqualTo(7);
     }
 
