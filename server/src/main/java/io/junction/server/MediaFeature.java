@@ -9,7 +9,9 @@ import io.junction.media.MediaSettings;
 import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.hls.HlsRoutes;
 import io.junction.media.rtmp.RtmpServer;
+import io.junction.media.workflow.DefinitionException;
 import io.junction.media.workflow.Definitions;
+import io.junction.media.workflow.WorkflowConflictException;
 import io.junction.media.workflow.WorkflowDefinition;
 import io.junction.media.workflow.WorkflowManager;
 import io.junction.media.workflow.WorkflowRoutes;
@@ -43,8 +45,15 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
     @Override
     public MediaSettings check(Section root) {
         MediaSettings settings = super.check(root);
+        List<WorkflowDefinition> earlier = new ArrayList<>();
         for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
-            Definitions.fromConfig(spec);
+            WorkflowDefinition d = Definitions.fromConfig(spec);
+            try {
+                WorkflowConflictException.checkWatches(d, earlier);
+            } catch (WorkflowConflictException | DefinitionException e) {
+                throw new ConfigException(spec.where() + ": workflows: " + e.getMessage());
+            }
+            earlier.add(d);
         }
         return settings;
     }

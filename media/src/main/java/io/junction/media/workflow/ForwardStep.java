@@ -14,7 +14,9 @@ import java.util.Optional;
  * {@code forward_to_workflow}: hands each stream to another workflow, which receives it at its first step. The target
  * is looked up for every stream event, so it may come and go. This workflow never waits for the target's mailbox (two
  * workflows forwarding to each other would deadlock): when it is full, frames are skipped to the next key frame and
- * counted, and a stream's start or end waits in order, per stream, for a retry timer of this workflow.
+ * counted, and a stream's start or end waits in order, per stream, for a retry timer of this workflow. A target that
+ * appears (or is replaced) while a stream is live is told the stream started and gets its metadata, sequence headers
+ * and group of pictures from the last key frame before live media, as a step that starts mid-stream does.
  */
 final class ForwardStep implements Step {
 
@@ -33,6 +35,10 @@ final class ForwardStep implements Step {
      */
     private final Map<String, ArrayDeque<WorkflowCommand>> waiting = new LinkedHashMap<>();
     private long skipped;
+    /** Per stream, the target instance that was told the stream started. */
+    private final Map<String, Workflow> told = new HashMap<>();
+    /** Per stream, what a target that appears mid-stream needs first. */
+    private final Map<String, StreamCache> caches = new HashMap<>();
 
     ForwardStep(String workflow, StepDefinition.ForwardToWorkflow definition, MediaServices services, Step.Output output) {
         this.workflow = workflow;
@@ -49,26 +55,57 @@ final class ForwardStep implements Step {
     public void start() {
     }
 
+    private WorkflowCommand.StreamStart start(String stream) {
+        return new WorkflowCommand.StreamStart(stream, null, 0, -1, "workflow " + workflow);
+    }
+
     @Override
     public void streamStarted(String stream) {
-        control(stream, new WorkflowCommand.StreamStart(stream, null, 0, -1, "workflow " + workflow));
+        caches.put(stream, new StreamCache(services.gopCacheBytes()));
+        told.remove(stream);
+        control(stream, start(stream));
     }
 
     @Override
     public boolean media(String stream, MediaPacket p) {
+        StreamCache cache = caches.get(stream);
+        if (cache == null) {
+            cache = new StreamCache(services.gopCacheBytes());
+            caches.put(stream, cache);
+        }
+        forward(stream, p, cache);
+        cache.remember(p);
+        return true;
+    }
+
+    private void forward(String stream, MediaPacket p, StreamCache cache) {
         if (waiting.containsKey(stream)) {
             skipping.put(stream, true);
             skipped++;
-            return true;
+            return;
         }
         Optional<Workflow> t = target();
         if (t.isEmpty()) {
-            return true;
+            return;
+        }
+        if (told.get(stream) != t.get()) {
+            // The target came (or came back) while the stream is live: it starts it with what it needs to decode it.
+            if (!t.get().offer(start(stream))) {
+                skipping.put(stream, true);
+                skipped++;
+                return;
+            }
+            told.put(stream, t.get());
+            for (MediaPacket q : cache.replay()) {
+                if (!t.get().offer(new WorkflowCommand.Media(stream, 0, -1, q))) {
+                    skipping.put(stream, true);
+                }
+            }
         }
         boolean skip = skipping.getOrDefault(stream, false);
         if (skip && !p.header() && !p.keyframe()) {
             skipped++;
-            return true;
+            return;
         }
         if (t.get().offer(new WorkflowCommand.Media(stream, 0, -1, p))) {
             if (skip && p.keyframe()) {
@@ -78,12 +115,12 @@ final class ForwardStep implements Step {
             skipping.put(stream, true);
             skipped++;
         }
-        return true;
     }
 
     @Override
     public void streamEnded(String stream) {
         skipping.remove(stream);
+        caches.remove(stream);
         control(stream, new WorkflowCommand.StreamEnd(stream, 0, -1));
     }
 
@@ -93,6 +130,7 @@ final class ForwardStep implements Step {
         if (q == null) {
             Optional<Workflow> t = target();
             if (t.isEmpty() || t.get().offer(c)) {
+                delivered(stream, c, t);
                 return;
             }
             q = new ArrayDeque<>(2);
@@ -112,11 +150,12 @@ final class ForwardStep implements Step {
     @Override
     public void retry() {
         Optional<Workflow> t = target();
-        for (Iterator<ArrayDeque<WorkflowCommand>> it = waiting.values().iterator(); it.hasNext(); ) {
-            ArrayDeque<WorkflowCommand> q = it.next();
+        for (Iterator<Map.Entry<String, ArrayDeque<WorkflowCommand>>> it = waiting.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, ArrayDeque<WorkflowCommand>> e = it.next();
+            ArrayDeque<WorkflowCommand> q = e.getValue();
             while (!q.isEmpty() && (t.isEmpty() || t.get().offer(q.peekFirst()))) {
                 // With no target any more, what waits has nowhere to go.
-                q.pollFirst();
+                delivered(e.getKey(), q.pollFirst(), t);
             }
             if (q.isEmpty()) {
                 it.remove();
@@ -127,10 +166,21 @@ final class ForwardStep implements Step {
         }
     }
 
+    /** Notes which target instance knows a stream started (none when there was no target to tell). */
+    private void delivered(String stream, WorkflowCommand c, Optional<Workflow> t) {
+        if (c instanceof WorkflowCommand.StreamStart && t.isPresent()) {
+            told.put(stream, t.get());
+        } else {
+            told.remove(stream);
+        }
+    }
+
     @Override
     public void stop() {
         skipping.clear();
         waiting.clear();
+        told.clear();
+        caches.clear();
     }
 
     @Override

@@ -15,15 +15,26 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
 
 /**
  * One running workflow: an actor that owns its steps and passes media from each step to the next. Steps start
- * pending and become active; when one fails, the workflow goes to the failed state and stops all its steps; applying
- * a different definition restarts the steps and announces the live streams to the new ones.
+ * pending and become active; when one fails, the workflow goes to the failed state and stops all its steps.
+ *
+ * <p>Applying a different definition keeps running every step whose definition is unchanged and whose input is the
+ * same (the same {@code rtmp_receive}, {@code ffmpeg_pull} and {@code ffmpeg_transcode} steps before it, in order), as
+ * mmids does: its ffmpeg children and players go on. The other steps are stopped and new ones started; a new step
+ * gets each live stream that reaches it with what it needs to decode it first (the metadata, the sequence headers and
+ * the group of pictures since the last key frame, kept per stream for what enters the workflow and for what each
+ * step passes on), then live media.
  *
  * <p>Media enters through {@link #offer}: from publishers (at the workflow's matching {@code rtmp_receive} step),
  * from other workflows (at the first step) and from its own steps' ffmpeg output (at the step after them). The
@@ -42,20 +53,50 @@ final class Workflow {
     private static final class StreamInfo {
         final String name;
         final String app;
+        /** For a stream from outside: {@link #AT_RECEIVE}, or the step it enters at. */
         final int from;
-        final boolean outside;
+        /** The step that makes the stream (a pull), entering after it; null for a stream from outside. */
+        final Slot producer;
         final String origin;
         final long since;
+        /** What entered from outside, for steps that start later at the entry. */
+        final StreamCache in;
         long packets;
         int entry;
 
-        StreamInfo(String name, String app, int from, boolean outside, String origin, long since) {
+        StreamInfo(String name, String app, int from, Slot producer, String origin, long since, int gopCacheBytes) {
             this.name = name;
             this.app = app;
             this.from = from;
-            this.outside = outside;
+            this.producer = producer;
             this.origin = origin;
             this.since = since;
+            this.in = new StreamCache(gopCacheBytes);
+        }
+
+        boolean outside() {
+            return producer == null;
+        }
+    }
+
+    /**
+     * One running step: its definition, the steps before it that decide its input, where it is in the chain now (an
+     * update may move it) and, per stream, what it passed on or produced — what a step started after it needs first.
+     */
+    private static final class Slot {
+        final int id;
+        final StepDefinition definition;
+        final List<StepDefinition> upstream;
+        final Step step;
+        int index;
+        final Map<String, StreamCache> out = new HashMap<>();
+
+        Slot(int id, StepDefinition definition, List<StepDefinition> upstream, Step step, int index) {
+            this.id = id;
+            this.definition = definition;
+            this.upstream = upstream;
+            this.step = step;
+            this.index = index;
         }
     }
 
@@ -66,9 +107,10 @@ final class Workflow {
     private volatile WorkflowDefinition definition;
     private String source = "";
     private String detail = "";
-    private List<Step> steps = List.of();
+    private List<Slot> slots = List.of();
     private List<String> stepStates = List.of();
-    private int generation;
+    /** The id of the next step instance; what a step produces names its instance, so a replaced step's is dropped. */
+    private int nextSlotId;
     private final Map<String, StreamInfo> streams = new LinkedHashMap<>();
 
     Workflow(String name, MediaServices services) {
@@ -89,7 +131,7 @@ final class Workflow {
         return definition;
     }
 
-    /** Runs {@code d}; completes with whether the steps (re)started. */
+    /** Runs {@code d}; completes with whether anything changed. */
     CompletableFuture<Boolean> apply(WorkflowDefinition d, String source) {
         CompletableFuture<Boolean> reply = new CompletableFuture<>();
         actor.send(new Apply(d, source, reply));
@@ -142,8 +184,9 @@ final class Workflow {
             case StreamEnd e -> streamEnd(e);
             case Snapshot s -> s.reply().complete(view());
             case RetryStep r -> {
-                if (r.generation() == generation && r.step() < steps.size()) {
-                    steps.get(r.step()).retry();
+                Slot slot = slot(r.step());
+                if (slot != null) {
+                    slot.step.retry();
                 }
             }
         }
@@ -158,41 +201,133 @@ final class Workflow {
             return false;
         }
         boolean restart = definition != null;
-        stopSteps();
+        // Which running steps each live stream reaches now (a failed workflow has none running).
+        Map<StreamInfo, Set<Slot>> reached = new HashMap<>();
+        for (StreamInfo info : streams.values()) {
+            Set<Slot> had = new HashSet<>();
+            if (state == State.ACTIVE && info.entry >= 0) {
+                had.addAll(slots.subList(Math.min(info.entry, slots.size()), slots.size()));
+            }
+            reached.put(info, had);
+        }
         definition = a.definition();
-        generation++;
         state = State.PENDING;
         detail = "";
         List<StepDefinition> defs = definition.steps();
-        List<Step> made = new ArrayList<>();
+        List<Slot> old = new ArrayList<>(slots);
+        List<Slot> next = new ArrayList<>();
+        List<Slot> made = new ArrayList<>();
         List<String> states = new ArrayList<>();
+        List<Integer> kept = new ArrayList<>();
+        List<StepDefinition> upstream = new ArrayList<>();
         for (int i = 0; i < defs.size(); i++) {
-            made.add(Steps.create(name, i, defs.get(i), services, output(i + 1, generation)));
-            states.add("pending");
+            StepDefinition sd = defs.get(i);
+            List<StepDefinition> up = List.copyOf(upstream);
+            Slot same = null;
+            for (Slot s : old) {
+                if (s.definition.equals(sd) && s.upstream.equals(up)) {
+                    same = s;
+                    break;
+                }
+            }
+            if (same != null) {
+                old.remove(same);
+                same.index = i;
+                next.add(same);
+                states.add("active");
+                kept.add(i + 1);
+            } else {
+                int id = nextSlotId++;
+                Slot s = new Slot(id, sd, up, Steps.create(name, i, sd, services, output(id)), i);
+                next.add(s);
+                made.add(s);
+                states.add("pending");
+            }
+            if (sd instanceof StepDefinition.RtmpReceive || sd instanceof StepDefinition.FfmpegPull
+                    || sd instanceof StepDefinition.FfmpegTranscode) {
+                upstream.add(sd);
+            }
         }
-        steps = made;
+        // What is gone stops first (last first), so that a new step can take its app or its HLS folder.
+        for (int i = old.size() - 1; i >= 0; i--) {
+            stop(old.get(i));
+        }
+        slots = next;
         stepStates = states;
-        for (int i = 0; i < made.size(); i++) {
+        for (Slot s : made) {
             try {
-                made.get(i).start();
-                states.set(i, "active");
+                s.step.start();
+                states.set(s.index, "active");
             } catch (RuntimeException e) {
-                states.set(i, "failed");
-                fail("step " + (i + 1) + " (" + defs.get(i).type() + "): " + e.getMessage());
+                states.set(s.index, "failed");
+                fail("step " + (s.index + 1) + " (" + s.definition.type() + "): " + e.getMessage());
                 return true;
             }
         }
         state = State.ACTIVE;
-        log.info("workflow={} event={} source={} steps={}", name, restart ? "restarted" : "started", source, defs.size());
-        services.hub().publish(new WorkflowEvent(name, "started", source, restart ? "restarted with a new definition" : ""));
-        // Streams that were live before the (re)start go on through the new steps.
-        for (StreamInfo info : streams.values()) {
-            if (info.outside) {
+        String how = !restart ? "" : kept.isEmpty() ? "restarted with a new definition"
+                : "updated with a new definition; step" + (kept.size() == 1 ? " " : "s ")
+                + kept.stream().map(String::valueOf).collect(Collectors.joining(", ")) + " kept running";
+        log.info("workflow={} event={} source={} steps={} kept={}", name, restart ? "restarted" : "started", source, defs.size(), kept);
+        services.hub().publish(new WorkflowEvent(name, "started", source, how));
+        // Streams that were live go on: steps they no longer reach end them; steps they now reach start them.
+        for (Iterator<StreamInfo> it = streams.values().iterator(); it.hasNext(); ) {
+            StreamInfo info = it.next();
+            Set<Slot> had = reached.getOrDefault(info, Set.of());
+            if (!info.outside() && !next.contains(info.producer)) {
+                it.remove();
+                log.info("workflow={} event=stream_stopped stream={} reason=\"its step was removed\"", name, info.name);
+                services.hub().publish(new StreamEvent(name, info.name, "stopped", info.origin));
+                info.entry = -1;
+            } else {
                 info.entry = entry(info);
-                if (info.entry >= 0) {
-                    forEach(info.entry, s -> s.streamStarted(info.name));
+            }
+            if (!reconcile(info, had)) {
+                return true;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * After an update: ends {@code info} in the kept steps it reached and no longer does, and starts it in the steps
+     * it now reaches and did not, each fed first what the step before it passed on (or what entered, at the entry).
+     * Returns false when a step failed (the workflow has failed then).
+     */
+    private boolean reconcile(StreamInfo info, Set<Slot> had) {
+        List<Slot> s = slots;
+        int at = -1;
+        try {
+            for (Slot slot : s) {
+                at = slot.index;
+                if (had.contains(slot) && (info.entry < 0 || slot.index < info.entry)) {
+                    slot.out.remove(info.name);
+                    slot.step.streamEnded(info.name);
                 }
             }
+            if (info.entry < 0) {
+                return true;
+            }
+            for (int k = info.entry; k < s.size(); k++) {
+                Slot slot = s.get(k);
+                at = k;
+                if (had.contains(slot)) {
+                    continue;
+                }
+                StreamCache input = k == info.entry && info.outside() ? info.in : s.get(k - 1).out.get(info.name);
+                List<MediaPacket> first = input == null ? List.of() : input.replay();
+                slot.out.remove(info.name);
+                slot.step.streamStarted(info.name);
+                for (MediaPacket p : first) {
+                    if (slot.step.media(info.name, p)) {
+                        out(slot, info.name).remember(p);
+                    }
+                }
+            }
+        } catch (Step.Failure ex) {
+            stepStates.set(at, "failed");
+            fail("step " + (at + 1) + " (" + definition.steps().get(at).type() + "): " + ex.getMessage());
+            return false;
         }
         return true;
     }
@@ -205,15 +340,19 @@ final class Workflow {
         services.hub().publish(new WorkflowEvent(name, "failed", source, reason));
     }
 
-    private void stopSteps() {
-        for (int i = steps.size() - 1; i >= 0; i--) {
-            try {
-                steps.get(i).stop();
-            } catch (RuntimeException e) {
-                log.warn("workflow={} step={} did not stop cleanly: {}", name, i + 1, e.toString());
-            }
+    private void stop(Slot s) {
+        try {
+            s.step.stop();
+        } catch (RuntimeException e) {
+            log.warn("workflow={} step={} did not stop cleanly: {}", name, s.index + 1, e.toString());
         }
-        steps = List.of();
+    }
+
+    private void stopSteps() {
+        for (int i = slots.size() - 1; i >= 0; i--) {
+            stop(slots.get(i));
+        }
+        slots = List.of();
         List<String> states = new ArrayList<>();
         for (String s : stepStates) {
             states.add(s.equals("failed") ? "failed" : "stopped");
@@ -221,35 +360,61 @@ final class Workflow {
         stepStates = states;
     }
 
-    private Step.Output output(int next, int gen) {
+    /**
+     * How the step instance {@code id} hands on what it produces: its commands name the instance, so they enter after
+     * wherever the step is now, and are dropped once it was replaced.
+     */
+    private Step.Output output(int id) {
         return new Step.Output() {
             @Override
             public void retryLater(Duration delay) {
-                actor.scheduleAfter(delay, new StepTimer(next - 1), new RetryStep(gen, next - 1));
+                actor.scheduleAfter(delay, new StepTimer(id), new RetryStep(id));
             }
 
             @Override
             public void started(String stream, String from) {
-                post(new StreamStart(stream, null, next, gen, from));
+                post(new StreamStart(stream, null, 0, id, from));
             }
 
             @Override
             public void media(String stream, MediaPacket packet) {
-                post(new Media(stream, next, gen, packet));
+                post(new Media(stream, 0, id, packet));
             }
 
             @Override
             public void ended(String stream) {
-                post(new StreamEnd(stream, next, gen));
+                post(new StreamEnd(stream, 0, id));
             }
         };
     }
 
-    /** The tag of a step's retry timer: a newer one replaces an older one. */
+    /** The tag of a step instance's retry timer: a newer one replaces an older one. */
     private record StepTimer(int step) {
     }
 
+    /** The running step instance {@code id}, or null once it was stopped or replaced. */
+    private Slot slot(int id) {
+        for (Slot s : slots) {
+            if (s.id == id) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    private StreamCache out(Slot slot, String stream) {
+        StreamCache c = slot.out.get(stream);
+        if (c == null) {
+            c = new StreamCache(services.gopCacheBytes());
+            slot.out.put(stream, c);
+        }
+        return c;
+    }
+
     private int entry(StreamInfo info) {
+        if (!info.outside()) {
+            return slots.contains(info.producer) ? info.producer.index + 1 : -1;
+        }
         if (info.from != AT_RECEIVE) {
             return info.from;
         }
@@ -263,22 +428,26 @@ final class Workflow {
         return d.receiveIndex(info.app, info.name);
     }
 
-    private boolean stale(int gen) {
-        return gen >= 0 && gen != generation;
+    /** The step instance a command of a step names, or null when it comes from outside or its step is gone. */
+    private Slot producer(int generation) {
+        return generation < 0 ? null : slot(generation);
     }
 
     private void streamStart(StreamStart s) {
-        if (stale(s.generation())) {
+        Slot producer = producer(s.generation());
+        if (s.generation() >= 0 && producer == null) {
             return;
         }
         StreamInfo old = streams.get(s.stream());
-        if (old != null && old.outside && s.generation() < 0) {
+        if (old != null && old.outside() && producer == null) {
             // A new publish of a name this workflow already has: the old one ends first.
             streamEnd(new StreamEnd(s.stream(), old.from, -1));
         }
-        StreamInfo info = new StreamInfo(s.stream(), s.app(), s.from(), s.generation() < 0, s.origin(), services.clock().millis());
+        StreamInfo info = new StreamInfo(s.stream(), s.app(), s.from(), producer, s.origin(), services.clock().millis(),
+                services.gopCacheBytes());
         info.entry = entry(info);
         streams.put(s.stream(), info);
+        forgetCached(s.stream());
         log.info("workflow={} event=stream_started stream={} from={}", name, s.stream(), s.origin());
         services.hub().publish(new StreamEvent(name, s.stream(), "started", s.origin()));
         if (state == State.ACTIVE && info.entry >= 0) {
@@ -286,31 +455,60 @@ final class Workflow {
         }
     }
 
+    /** What the steps passed on of a stream that starts or ends is no use to a step that starts later. */
+    private void forgetCached(String stream) {
+        for (Slot slot : slots) {
+            slot.out.remove(stream);
+        }
+    }
+
     private void media(Media m) {
-        if (stale(m.generation()) || state != State.ACTIVE) {
+        StreamInfo info = streams.get(m.stream());
+        MediaPacket p = m.packet();
+        if (m.generation() < 0) {
+            if (info == null) {
+                if (state != State.ACTIVE) {
+                    return;
+                }
+                // Media without a start (a forward that began before this workflow existed): start it here.
+                streamStart(new StreamStart(m.stream(), null, m.from(), -1, "unannounced"));
+                info = streams.get(m.stream());
+            }
+            info.packets++;
+            // Kept even before the workflow runs its steps: they start with it.
+            info.in.remember(p);
+            if (state == State.ACTIVE && info.entry >= 0) {
+                run(info.entry, m.stream(), p);
+            }
             return;
         }
-        StreamInfo info = streams.get(m.stream());
+        Slot producer = slot(m.generation());
+        if (producer == null || state != State.ACTIVE) {
+            return;
+        }
         if (info == null) {
-            // Media without a start (a forward that began before this workflow existed): start it here.
-            streamStart(new StreamStart(m.stream(), null, m.from(), m.generation(), "unannounced"));
+            streamStart(new StreamStart(m.stream(), null, 0, m.generation(), "unannounced"));
             info = streams.get(m.stream());
         }
         info.packets++;
-        int from = m.generation() < 0 ? info.entry : m.from();
-        if (from < 0) {
-            return;
-        }
-        List<Step> s = steps;
+        out(producer, m.stream()).remember(p);
+        run(producer.index + 1, m.stream(), p);
+    }
+
+    /** Passes a packet along the steps from {@code from}, each keeping what it passes on for steps started later. */
+    private void run(int from, String stream, MediaPacket p) {
+        List<Slot> s = slots;
         for (int i = from; i < s.size(); i++) {
-            if (!s.get(i).media(m.stream(), m.packet())) {
+            Slot slot = s.get(i);
+            if (!slot.step.media(stream, p)) {
                 return;
             }
+            out(slot, stream).remember(p);
         }
     }
 
     private void streamEnd(StreamEnd e) {
-        if (stale(e.generation())) {
+        if (e.generation() >= 0 && slot(e.generation()) == null) {
             return;
         }
         StreamInfo info = streams.remove(e.stream());
@@ -319,17 +517,18 @@ final class Workflow {
         }
         log.info("workflow={} event=stream_stopped stream={}", name, e.stream());
         services.hub().publish(new StreamEvent(name, e.stream(), "stopped", info.origin));
-        int from = e.generation() < 0 ? info.entry : e.from();
+        forgetCached(e.stream());
+        int from = info.entry;
         if (state == State.ACTIVE && from >= 0) {
             forEach(from, step -> step.streamEnded(e.stream()));
         }
     }
 
     private void forEach(int from, java.util.function.Consumer<Step> action) {
-        List<Step> s = steps;
+        List<Slot> s = slots;
         for (int i = from; i < s.size(); i++) {
             try {
-                action.accept(s.get(i));
+                action.accept(s.get(i).step);
             } catch (Step.Failure ex) {
                 stepStates.set(i, "failed");
                 fail("step " + (i + 1) + " (" + definition.steps().get(i).type() + "): " + ex.getMessage());
@@ -353,8 +552,8 @@ final class Workflow {
                 sv.put("type", sd.type());
                 sv.put("params", sd.params());
                 sv.put("state", i < stepStates.size() ? stepStates.get(i) : "pending");
-                if (i < steps.size()) {
-                    sv.putAll(steps.get(i).info());
+                if (i < slots.size()) {
+                    sv.putAll(slots.get(i).step.info());
                 }
                 stepViews.add(sv);
             }

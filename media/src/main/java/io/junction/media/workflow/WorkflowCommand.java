@@ -8,12 +8,13 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * What a {@link Workflow} actor is asked to do, or told has happened to its streams. A stream command's
- * {@code generation} is the definition it was produced under (-1 when it comes from outside the workflow), so that
- * what the steps of a replaced definition still produce is dropped.
+ * {@code generation} is -1 when it comes from outside the workflow (then {@code from} says where it enters), or the
+ * step instance that produced it (then it enters after wherever that step is now, and {@code from} is not used), so
+ * that what a stopped or replaced step still produces is dropped.
  */
 sealed interface WorkflowCommand {
 
-    /** Run this definition (restarting the steps if it differs from the current one); answers whether it did. */
+    /** Run this definition (restarting the steps that differ from the current ones); answers whether anything changed. */
     record Apply(WorkflowDefinition definition, String source, CompletableFuture<Boolean> reply)
             implements WorkflowCommand, Request<Boolean> {
     }
@@ -38,7 +39,7 @@ sealed interface WorkflowCommand {
     record Snapshot(CompletableFuture<Map<String, Object>> reply) implements WorkflowCommand, Request<Map<String, Object>> {
     }
 
-    /** The timer a step of {@code generation} asked for ({@link Step.Output#retryLater}) is due. */
-    record RetryStep(int generation, int step) implements WorkflowCommand {
+    /** The timer the step instance {@code step} asked for ({@link Step.Output#retryLater}) is due. */
+    record RetryStep(int step) implements WorkflowCommand {
     }
 }

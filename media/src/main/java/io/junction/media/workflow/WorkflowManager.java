@@ -98,6 +98,11 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         boolean ended;
         /** Whether the endpoint was told to end the publish. */
         boolean closing;
+        /**
+         * The metadata, sequence headers and current group of pictures, for a workflow that starts taking the publish
+         * while it is live. Only touched on the publisher's network thread.
+         */
+        final StreamCache cache = new StreamCache(services.gopCacheBytes());
 
         Session(long serial, String app, String key, String remote, Runnable close) {
             this.serial = serial;
@@ -122,8 +127,16 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         @Override
         public void media(MediaPacket p) {
             for (Target t : targets) {
+                if (!t.primed) {
+                    // A workflow attached while the publish is live starts with what it needs to decode it.
+                    t.primed = true;
+                    for (MediaPacket q : cache.replay()) {
+                        t.feed(key, q);
+                    }
+                }
                 t.feed(key, p);
             }
+            cache.remember(p);
         }
 
         /** On the publisher's network thread: never blocks, and the end is never lost (a timer is never refused). */
@@ -144,6 +157,8 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         final Workflow workflow;
         boolean skipping;
         long skipped;
+        /** Whether it was given the publish's cache (on the publisher's network thread, before its first packet). */
+        boolean primed;
 
         Target(Workflow workflow) {
             this.workflow = workflow;
@@ -169,6 +184,11 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     private final Optional<StateStore> state;
     /** Written on the manager's thread only; read by forward steps on workflows' threads. */
     private final ConcurrentHashMap<String, Workflow> workflows = new ConcurrentHashMap<>();
+    /**
+     * Every workflow's latest definition, as asked for (a workflow applies it on its own thread, later): what a new
+     * definition's {@code rtmp_watch} steps are checked against.
+     */
+    private final Map<String, WorkflowDefinition> defined = new HashMap<>();
     /** The names of the workflows the state port keeps (defined through the API). */
     private final Set<String> kept = new HashSet<>();
     private final List<Reactor> reactors = new ArrayList<>();
@@ -293,7 +313,15 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                         r.key(), e.getMessage());
                 continue;
             }
+            try {
+                WorkflowConflictException.checkWatches(d, defined.values());
+            } catch (WorkflowConflictException | DefinitionException e) {
+                log.warn("workflow={} event=not_restored reason=\"{}\" (the stored definition is kept; PUT it again to replace it)",
+                        r.key(), e.getMessage());
+                continue;
+            }
             kept.add(d.name());
+            defined.put(d.name(), d);
             upsert(d, API).apply(d, API);
             started++;
         }
@@ -305,8 +333,16 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     private void put(Put p) {
         WorkflowDefinition d = p.definition();
+        try {
+            WorkflowConflictException.checkWatches(d, defined.values());
+        } catch (WorkflowConflictException | DefinitionException e) {
+            log.info("workflow={} event=refused source={} reason=\"{}\"", d.name(), p.source(), e.getMessage());
+            p.reply().completeExceptionally(e);
+            return;
+        }
         // The state port first: when it cannot keep the definition, the workflow is left as it was.
         keep(d, p.source());
+        defined.put(d.name(), d);
         Workflow w = upsert(d, p.source());
         w.apply(d, p.source())
                 .thenCompose(changed -> w.snapshot())
@@ -360,6 +396,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     private boolean removeWorkflow(String name, String why) {
         forget(name);
+        defined.remove(name);
         Workflow w = workflows.remove(name);
         if (w == null) {
             return false;
@@ -495,7 +532,9 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             case SimpleHttpExecutor.Found found -> {
                 try {
                     defs = Definitions.fromReactorAnswer(found.body());
-                } catch (DefinitionException e) {
+                    checkWatches(defs);
+                } catch (DefinitionException | WorkflowConflictException e) {
+                    defs = null;
                     problem = "reactor '" + reactor + "' gave an invalid answer: " + e.getMessage();
                 }
             }
@@ -523,6 +562,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         for (WorkflowDefinition d : defs) {
             returned.add(d.name());
             forget(d.name());
+            defined.put(d.name(), d);
             Workflow w = upsert(d, source);
             w.apply(d, source);
             s.reactorWorkflows.add(d.name());
@@ -540,6 +580,15 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             CompletableFuture<MediaSink> pending = s.pending;
             s.pending = null;
             pending.complete(s);
+        }
+    }
+
+    /** Checks a reactor's answer: its workflows' rtmp_watch steps overlap neither each other nor other workflows'. */
+    private void checkWatches(List<WorkflowDefinition> answer) {
+        Map<String, WorkflowDefinition> all = new HashMap<>(defined);
+        for (WorkflowDefinition d : answer) {
+            WorkflowConflictException.checkWatches(d, all.values());
+            all.put(d.name(), d);
         }
     }
 

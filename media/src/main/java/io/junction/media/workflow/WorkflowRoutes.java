@@ -53,6 +53,12 @@ public final class WorkflowRoutes {
         try {
             return f.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof WorkflowConflictException c) {
+                throw new ApiException(409, "conflict", c.getMessage());
+            }
+            if (e.getCause() instanceof DefinitionException d) {
+                throw ApiException.badRequest(d.getMessage());
+            }
             throw new IllegalStateException("the workflow manager failed: " + e.getCause(), e.getCause());
         } catch (TimeoutException e) {
             throw new ApiException(503, "service unavailable", "the workflow manager did not answer within " + TIMEOUT_SECONDS + " s");

@@ -160,6 +160,89 @@ class WorkflowManagerTest {
                 && s.workflow().equals("b") && s.state().equals("stopped")));
     }
 
+    private static final MediaPacket METADATA = new MediaPacket(MediaPacket.Kind.METADATA, 0, new byte[]{2, 0, 10});
+    private static final MediaPacket VIDEO_HEADER = new MediaPacket(MediaPacket.Kind.VIDEO, 0, new byte[]{0x17, 0, 0, 0, 0});
+    private static final MediaPacket AUDIO_HEADER = new MediaPacket(MediaPacket.Kind.AUDIO, 0, new byte[]{(byte) 0xAF, 0, 0x12, 0x10});
+
+    private static MediaPacket frame(int ts, boolean key) {
+        return new MediaPacket(MediaPacket.Kind.VIDEO, ts, new byte[]{(byte) (key ? 0x17 : 0x27), 1, 0, 0, 0});
+    }
+
+    /** Publishes the headers, a key frame and two more frames: what a late step needs is those six packets. */
+    private MediaSink publishSixPackets(String app) throws Exception {
+        MediaSink sink = manager.publish(app, "cam", "test", () -> { }).get(5, TimeUnit.SECONDS);
+        sink.media(METADATA);
+        sink.media(VIDEO_HEADER);
+        sink.media(AUDIO_HEADER);
+        sink.media(frame(0, true));
+        sink.media(frame(40, false));
+        sink.media(frame(80, false));
+        return sink;
+    }
+
+    private long packets(String workflow) throws Exception {
+        List<Map<String, Object>> s = streams(workflow);
+        return s.isEmpty() ? 0 : ((Number) s.get(0).get("packets")).longValue();
+    }
+
+    @Test
+    void aWorkflowCreatedWhileAPublishIsLiveGetsItsHeadersAndCurrentGroupOfPicturesFirst() throws Exception {
+        start("ffmpeg");
+        manager.put(new WorkflowDefinition("first", List.of(new StepDefinition.RtmpReceive("in", "*"))), "api").get(5, TimeUnit.SECONDS);
+        MediaSink sink = publishSixPackets("in");
+        manager.put(new WorkflowDefinition("late", List.of(new StepDefinition.RtmpReceive("in", "*"))), "api").get(5, TimeUnit.SECONDS);
+        sink.media(frame(120, false));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("first")).isEqualTo(7));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("late")).isEqualTo(7));
+    }
+
+    @Test
+    void aForwardTargetCreatedWhileTheStreamIsLiveGetsItsHeadersFirst() throws Exception {
+        start("ffmpeg");
+        manager.put(new WorkflowDefinition("a", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.ForwardToWorkflow("b"))), "api").get(5, TimeUnit.SECONDS);
+        MediaSink sink = publishSixPackets("in");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("a")).isEqualTo(6));
+        manager.put(new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out", "*"))), "api").get(5, TimeUnit.SECONDS);
+        sink.media(frame(120, false));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("b")).isEqualTo(7));
+        assertThat(streams("b").get(0).get("from")).isEqualTo("workflow a");
+    }
+
+    @Test
+    void anUpdateKeepsTheStepsItDoesNotChangeAndStartsTheOthersWithTheLiveStream() throws Exception {
+        start("ffmpeg");
+        manager.put(new WorkflowDefinition("w", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.RtmpWatch("out", "*"))), "api").get(5, TimeUnit.SECONDS);
+        MediaSink sink = publishSixPackets("in");
+        manager.put(new WorkflowDefinition("w", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.ForwardToWorkflow("b"), new StepDefinition.RtmpWatch("out", "*"))), "api").get(5, TimeUnit.SECONDS);
+        await().until(() -> events.stream().anyMatch(e -> e instanceof WorkflowEvent w && w.state().equals("started")
+                && w.detail().equals("updated with a new definition; steps 1, 3 kept running")));
+        // The forward added by the update hands the live stream on with its headers and group of pictures.
+        manager.put(new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out2", "*"))), "api").get(5, TimeUnit.SECONDS);
+        sink.media(frame(120, false));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(packets("b")).isEqualTo(7));
+        assertThat(packets("w")).isEqualTo(7);
+    }
+
+    @Test
+    void watchStepsOverlappingAnotherWorkflowsOrEachOtherAreRefused() throws Exception {
+        start("ffmpeg");
+        manager.put(new WorkflowDefinition("one", List.of(new StepDefinition.RtmpWatch("shared", "cam"))), "api").get(5, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> manager.put(new WorkflowDefinition("two", List.of(new StepDefinition.RtmpWatch("shared", "*"))), "api")
+                .get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(WorkflowConflictException.class)
+                .hasMessageContaining("workflow 'two' step 1 (rtmp_watch) would serve players on app 'shared' with stream key '*', which workflow 'one' already serves");
+        assertThat(manager.get("two").get(5, TimeUnit.SECONDS)).isEmpty();
+        assertThatThrownBy(() -> manager.put(new WorkflowDefinition("three", List.of(new StepDefinition.RtmpWatch("x", "*"),
+                new StepDefinition.RtmpWatch("x", "cam"))), "api").get(5, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(DefinitionException.class).hasMessageContaining("workflow 'three' steps 1 and 2 (rtmp_watch)");
+        // Once 'one' is gone, its app is free.
+        manager.remove("one").get(5, TimeUnit.SECONDS);
+        assertThat(manager.put(new WorkflowDefinition("two", List.of(new StepDefinition.RtmpWatch("shared", "*"))), "api")
+                .get(5, TimeUnit.SECONDS).get("state")).isEqualTo("active");
+    }
+
     @SuppressWarnings("unchecked")
     private List<Map<String, Object>> streams(String workflow) throws Exception {
         return (List<Map<String, Object>>) manager.get(workflow).get(5, TimeUnit.SECONDS).orElseThrow().get("streams");
