@@ -89,7 +89,7 @@ public final class BenchMain {
             };
         } catch (Args.UsageException e) {
             err.println("bench: " + e.getMessage());
-            err.print(USAGE);
+            err.print(args[0].equals("exec") ? ExecBench.HELP + "\n" : USAGE);
             return 2;
         } catch (Exception e) {
             err.println("bench failed: " + e.getMessage());

@@ -97,6 +97,24 @@ class EngineOptionsTest {
     }
 
     @Test
+    void aBadEnginesOptionStopsTheBenchBeforeAnythingStartsWithItsOwnUsage() {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code = BenchMain.run(new String[]{"exec", "--engines", "kafka,kafka"},
+                new java.io.PrintStream(out, true), new java.io.PrintStream(err, true));
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString()).contains("bench: --engines 'kafka,kafka': 'kafka' is named twice")
+                .contains("usage: ./junction bench exec");
+        assertThat(out.toString()).isEmpty();
+
+        err.reset();
+        code = BenchMain.run(new String[]{"ingest", "--engines", "all/", "--qos", "1"},
+                new java.io.PrintStream(out, true), new java.io.PrintStream(err, true));
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString()).contains("empty setup").contains("usage: bench <command>");
+    }
+
+    @Test
     void execAndIngestHelpNameTheOption() {
         assertThat(ExecBench.HELP).contains("--engines").contains("--runs");
         assertThat(BenchMain.USAGE).contains("--engines SETUPS").contains("--runs N");
