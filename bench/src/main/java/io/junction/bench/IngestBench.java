@@ -413,10 +413,10 @@ final class IngestBench {
         }
         out.print(t.render());
         out.println("us/msg: CPU time (user + system, from /proc) in the measured window / messages acked (QoS 1) or sent"
-                + " (QoS 0). engines = kafka + redis + postgres (with its backends). bench = the load generator and"
-                + " subscriber. machine busy: all cores, other work on the machine included.");
-        out.println("RSS MB at the end of the pass; for postgres, the PSS of the postmaster and its backends (shared"
-                + " buffers counted once).");
+                + " (QoS 0)." + (engines.isEmpty() ? "" : " engines = kafka + redis + postgres (with its backends).")
+                + " bench = the load generator and subscriber. machine busy: all cores, other work on the machine included.");
+        out.println("RSS MB at the end of the pass" + (engines.contains("postgres") ? "; for postgres, the PSS of the"
+                + " postmaster and its backends (shared buffers counted once)." : "."));
     }
 
     /** The passes grouped by target, QoS and kind of rate (max, half of max, or --rate), in the order first run. */
