@@ -26,6 +26,11 @@ public final class BenchMain {
                 --no-junction        run the Mosquitto reference only
                 --junction-config F  a junction.toml whose settings are kept (ports and data dir are the bench's);
                                      without it the server runs the spine alone ([telemetry] enabled = false)
+                --engines SETUPS     run Junction on real engines the bench starts for the run (free loopback ports,
+                                     a temp dir) and stops: setups separated by '/', each 'embedded', 'all' or a
+                                     comma list of kafka, redis, postgres; 'embedded/all' prints both side by side,
+                                     with the CPU per message of the server and of each engine
+                --runs N             run the setups N times, interleaved, and print the medians (default 1)
                 --json FILE          also write the results as JSON to FILE
 
               overload   offers a multiple of the max QoS 1 rate with a slow WebSocket reader, then checks the server
@@ -39,7 +44,8 @@ public final class BenchMain {
                 --junction-config F  as for ingest
 
               engine     scripts' cost per message and replay speed (bench engine --help)
-              exec       exec round trip over the real-time WebSocket and status fan-out (bench exec --help)
+              exec       exec round trip over the real-time WebSocket and status fan-out (bench exec --help);
+                         takes --engines SETUPS and --runs N as ingest does
               jobs       10,000 concurrent jobs across a kill -9: none lost, none run twice, ends on time (bench jobs --help)
                          [--messages N] [--rate R] [--paced-seconds S] [--replay N] [--python-replay N]
                          [--fsync always|interval|never] [--skip-python]
@@ -83,7 +89,7 @@ public final class BenchMain {
             };
         } catch (Args.UsageException e) {
             err.println("bench: " + e.getMessage());
-            err.print(USAGE);
+            err.print(args[0].equals("exec") ? ExecBench.HELP + "\n" : USAGE);
             return 2;
         } catch (Exception e) {
             err.println("bench failed: " + e.getMessage());
@@ -94,7 +100,8 @@ public final class BenchMain {
 
     static IngestBench.Options ingestOptions(String[] argv) throws Args.UsageException {
         Args a = new Args(argv, 1,
-                Set.of("--devices", "--seconds", "--qos", "--payload", "--rate", "--window", "--junction-config", "--json"),
+                Set.of("--devices", "--seconds", "--qos", "--payload", "--rate", "--window", "--junction-config", "--json",
+                        "--engines", "--runs"),
                 Set.of("--no-reference", "--no-junction"));
         String q = a.string("--qos", "both");
         List<Integer> qos = switch (q) {
@@ -107,6 +114,10 @@ public final class BenchMain {
             throw new Args.UsageException("--no-reference and --no-junction together leave nothing to run");
         }
         String json = a.string("--json", null);
+        List<EngineSetup> engines = engines(a);
+        if (!engines.isEmpty() && a.flag("--no-junction")) {
+            throw new Args.UsageException("--engines with --no-junction: the engines are for Junction's runs; drop one of them");
+        }
         return new IngestBench.Options(
                 a.integer("--devices", 10, 1, 10_000),
                 a.integer("--seconds", 10, 1, 86_400),
@@ -117,7 +128,15 @@ public final class BenchMain {
                 !a.flag("--no-junction"),
                 configFile(a),
                 json == null ? null : Path.of(json),
-                a.integer("--window", IngestBench.QOS1_WINDOW, 1, 65_535));
+                a.integer("--window", IngestBench.QOS1_WINDOW, 1, 65_535),
+                engines,
+                a.integer("--runs", 1, 1, 100));
+    }
+
+    /** {@code --engines SETUPS} ({@link EngineSetup#parseList}); empty when absent. */
+    static List<EngineSetup> engines(Args a) throws Args.UsageException {
+        String v = a.string("--engines", null);
+        return v == null ? List.of() : EngineSetup.parseList(v);
     }
 
     static OverloadBench.Options overloadOptions(String[] argv) throws Args.UsageException {

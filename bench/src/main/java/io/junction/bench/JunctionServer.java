@@ -71,6 +71,14 @@ public final class JunctionServer implements AutoCloseable {
      * @param heap       the child's -Xmx, e.g. "2g"
      */
     public static JunctionServer start(Path userConfig, String heap) throws IOException {
+        return start(userConfig, heap, List.of());
+    }
+
+    /**
+     * As {@link #start(Path, String)}, with more sections put into the config as the bench's own (their keys replace
+     * the file's): {@code {section, "key = value", ...}}, e.g. the engines a run selects ({@link BenchEngines}).
+     */
+    static JunctionServer start(Path userConfig, String heap, List<String[]> sections) throws IOException {
         int mqtt = Net.freePort();
         int http = Net.freePort();
         while (http == mqtt) {
@@ -81,7 +89,7 @@ public final class JunctionServer implements AutoCloseable {
         Files.createDirectories(data);
         String base = userConfig == null ? "" : Files.readString(userConfig);
         Path config = tmp.resolve("junction.toml");
-        Files.writeString(config, mergeConfig(base, mqtt, http, data));
+        Files.writeString(config, mergeConfig(base, mqtt, http, data, sections));
         Path log = tmp.resolve("junction.log");
         return launch(tmp, config, log, mqtt, http, heap, randomPassword());
     }
@@ -150,12 +158,18 @@ public final class JunctionServer implements AutoCloseable {
      * and {@code [data] dir} replace whatever the file said; the other keys are kept.
      */
     static String mergeConfig(String base, int mqttPort, int httpPort, Path dataDir) {
+        return mergeConfig(base, mqttPort, httpPort, dataDir, List.of());
+    }
+
+    /** As {@link #mergeConfig(String, int, int, Path)}, with {@code extra} sections ({@code {name, line...}}) put in too. */
+    static String mergeConfig(String base, int mqttPort, int httpPort, Path dataDir, List<String[]> extra) {
         String dir = dataDir.toAbsolutePath().toString().replace("\\", "\\\\").replace("\"", "\\\"");
-        String[][] ours = {
-                {"mqtt", "port = " + mqttPort, "anonymous = true"},
-                {"http", "host = \"127.0.0.1\"", "port = " + httpPort},
-                {"data", "dir = \"" + dir + "\""},
-        };
+        List<String[]> sections = new ArrayList<>(List.of(
+                new String[]{"mqtt", "port = " + mqttPort, "anonymous = true"},
+                new String[]{"http", "host = \"127.0.0.1\"", "port = " + httpPort},
+                new String[]{"data", "dir = \"" + dir + "\""}));
+        sections.addAll(extra);
+        String[][] ours = sections.toArray(new String[0][]);
         Pattern header = Pattern.compile("^\\s*\\[\\s*([A-Za-z0-9_.\\-]+)\\s*]\\s*(#.*)?$");
         Pattern key = Pattern.compile("^\\s*([A-Za-z0-9_\\-]+)\\s*=.*$");
         StringBuilder out = new StringBuilder();

@@ -109,6 +109,11 @@ final class LoadRunner {
      * drop count the server reported so far (0 when the target does not report drops).
      */
     Result run(Spec spec, Receiver receiver, LongSupplier dropsReported) {
+        return run(spec, receiver, dropsReported, () -> { }, () -> { });
+    }
+
+    /** As {@link #run(Spec, Receiver, LongSupplier)}, calling {@code atStart}/{@code atEnd} at the measured window's edges. */
+    Result run(Spec spec, Receiver receiver, LongSupplier dropsReported, Runnable atStart, Runnable atEnd) {
         int run = nextRun();
         receiver.begin(run);
         long drops0 = dropsReported.getAsLong();
@@ -129,8 +134,10 @@ final class LoadRunner {
             }
             Net.sleep(spec.warmupSeconds() * 1000L);
             Mark start = Mark.at(0, window, receiver::openWindow, receiver, pubs);
+            atStart.run();
             Net.sleep(spec.seconds() * 1000L);
             Mark end = Mark.at(1, window, receiver::closeWindow, receiver, pubs);
+            atEnd.run();
             double secs = (end.nanos() - start.nanos()) / 1e9;
 
             pubs.forEach(MqttConnection::stop);

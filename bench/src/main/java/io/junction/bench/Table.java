@@ -67,4 +67,35 @@ final class Table {
     static String ms(long micros) {
         return String.format(Locale.ROOT, "%.2f", micros / 1000.0);
     }
+
+    /** Microseconds with one decimal, "-" when unknown (NaN). */
+    static String micros(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    /** A fraction as a percentage, "-" when unknown. */
+    static String percent(double fraction) {
+        return Double.isNaN(fraction) ? "-" : String.format(Locale.ROOT, "%.0f%%", fraction * 100);
+    }
+
+    /** Kilobytes as whole megabytes, "-" when unknown (negative). */
+    static String mb(long kb) {
+        return kb < 0 ? "-" : String.format(Locale.ROOT, "%,d", Math.round(kb / 1024.0));
+    }
+
+    /** The median of the values that are not NaN (the mean of the middle two for an even count); NaN when none. */
+    static double median(List<Double> values) {
+        List<Double> v = new ArrayList<>();
+        for (Double d : values) {
+            if (d != null && !d.isNaN()) {
+                v.add(d);
+            }
+        }
+        if (v.isEmpty()) {
+            return Double.NaN;
+        }
+        v.sort(null);
+        int n = v.size();
+        return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
+    }
 }

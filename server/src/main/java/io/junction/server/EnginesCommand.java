@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -72,7 +73,6 @@ final class EnginesCommand {
                 }
                 String postgresUrl = "jdbc:postgresql://127.0.0.1:" + postgresPort + "/junction";
                 String postgresUser = "junction";
-                // PostgreSQL's launcher keeps the role's generated password beside the cluster.
                 Path passwordFile = root.resolve("postgres").resolve("password");
                 if (running(root, "postgres").isPresent()) {
                     out.println("postgres: already running (" + postgresUrl + ")");
@@ -84,12 +84,12 @@ final class EnginesCommand {
                     postgresUser = postgres.user();
                     out.println("postgres: started on " + postgres.url() + " (pid " + postgres.pid() + ")");
                 }
+                // The role's password is random (PostgreSQL asks for it, scram-sha-256): without it in the config the
+                // server cannot log in. The file is the owner's alone, as the password file beside the data is.
                 String postgresPassword = Files.readString(passwordFile, StandardCharsets.UTF_8).strip();
                 Path config = root.resolve(CONFIG);
                 Files.deleteIfExists(config);
-                // It holds the database password: readable by its owner only.
-                Files.createFile(config, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                Files.createFile(config, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 Files.writeString(config, """
                         # Written by './junction engines up': every storage port on the engines it started.
                         # Add your own sections ([mqtt], [http], [data], ...) or copy these into your junction.toml.
@@ -181,9 +181,23 @@ final class EnginesCommand {
                 default -> "postgres";
             };
             return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
-                    .filter(p -> p.info().commandLine().map(c -> c.contains(marker)).orElse(true));
+                    .filter(p -> commandLine(p).map(c -> c.contains(marker)).orElse(true));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
+        }
+    }
+
+    /**
+     * The whole command line from {@code /proc/<pid>/cmdline}: {@code ProcessHandle.Info.commandLine()} stops at 4,096
+     * characters (Kafka's class path is longer, its main class comes last) and names the executable, which for Debian's
+     * redis-server is the {@code redis-check-rdb} it links to; Redis retitles its command line to {@code redis-server ...}.
+     */
+    private static Optional<String> commandLine(ProcessHandle p) {
+        try {
+            byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+            return Optional.of(new String(raw, StandardCharsets.UTF_8).replace('\0', ' '));
+        } catch (IOException | RuntimeException e) {
+            return p.info().commandLine();
         }
     }
 
