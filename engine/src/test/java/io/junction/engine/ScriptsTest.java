@@ -89,7 +89,8 @@ class ScriptsTest {
             f.store("bad", Language.JAVASCRIPT, """
                     function process(m) {
                       if (m.body.value === 'loop') { while (true) {} }
-                      if (m.body.value === 'bomb') { const a = []; while (true) { a.push(new Array(1000).fill(a.length)); } }
+                      // Large blocks: the bomb must pass the memory limit long before the time limit, even on a busy machine.
+                      if (m.body.value === 'bomb') { const a = []; while (true) { a.push(new Array(1 << 20).fill(a.length)); } }
                       return {key: 'bad.ok', body: m.body};
                     }
                     """, "x.#");
