@@ -10,6 +10,7 @@ import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.hls.HlsRoutes;
 import io.junction.media.rtmp.RtmpServer;
 import io.junction.media.workflow.Definitions;
+import io.junction.media.workflow.ForwardLoopException;
 import io.junction.media.workflow.WorkflowDefinition;
 import io.junction.media.workflow.WorkflowManager;
 import io.junction.media.workflow.WorkflowRoutes;
@@ -17,11 +18,11 @@ import io.junction.media.workflow.WorkflowRoutes;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,9 +44,7 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
     @Override
     public MediaSettings check(Section root) {
         MediaSettings settings = super.check(root);
-        for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
-            Definitions.fromConfig(spec);
-        }
+        Definitions.fromConfig(settings.workflows());
         return settings;
     }
 
@@ -57,10 +56,7 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
             };
         }
         // Step types and parameters were checked with the config (check); here they become the definitions to start.
-        List<WorkflowDefinition> definitions = new ArrayList<>();
-        for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
-            definitions.add(Definitions.fromConfig(spec));
-        }
+        List<WorkflowDefinition> definitions = Definitions.fromConfig(settings.workflows());
         Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
             FfmpegEndpoint ffmpeg = new FfmpegEndpoint(settings.ffmpeg(), context.env().apply("PATH"), context.metrics());
@@ -76,8 +72,17 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
                     .clock(context.clock())
                     .start();
             started.push(manager);
-            for (WorkflowDefinition d : definitions) {
-                manager.put(d, "config").get(10, TimeUnit.SECONDS);
+            for (int i = 0; i < definitions.size(); i++) {
+                try {
+                    manager.put(definitions.get(i), "config").get(10, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof ForwardLoopException loop) {
+                        // A loop with a workflow defined through the API: the file is what the user can change here.
+                        throw new ConfigException(settings.workflows().get(i).where() + ": workflows: " + loop.getMessage()
+                                + " (with the workflows defined through the API)");
+                    }
+                    throw e;
+                }
             }
             RtmpServer rtmp;
             try {

@@ -12,7 +12,10 @@ import java.util.function.Function;
 /**
  * What steps use besides their definition: the ffmpeg endpoint, the hub, where HLS goes, the late-joiner cache size,
  * the watch steps players are looked up in, and the other workflows (for forwarding).
+ *
+ * @param server         this server's name in the workflows a stream passed through ({@link LoopGuard}): random per start
  */
 record MediaServices(FfmpegEndpoint ffmpeg, EventHub hub, Path hlsRoot, int gopCacheBytes,
-                     CopyOnWriteArrayList<WatchStep> watchers, Function<String, Optional<Workflow>> workflows, Clock clock) {
+                     CopyOnWriteArrayList<WatchStep> watchers, Function<String, Optional<Workflow>> workflows, Clock clock,
+                     String server) {
 }

@@ -301,12 +301,30 @@ final class Workflow {
         if (from < 0) {
             return;
         }
+        MediaPacket packet = m.packet();
+        // Where a stream enters (from a publisher, a forward or a pull, not back from this workflow's own transcoder),
+        // its metadata records this workflow, and shows whether the stream has been here before.
+        if (packet.kind() == MediaPacket.Kind.METADATA && (m.generation() < 0 || afterPull(m.from()))) {
+            switch (LoopGuard.enter(packet, services.server(), name, m.stream())) {
+                case LoopGuard.Entry.Pass pass -> packet = pass.packet();
+                case LoopGuard.Entry.Loop loop -> {
+                    fail(loop.reason());
+                    return;
+                }
+            }
+        }
         List<Step> s = steps;
         for (int i = from; i < s.size(); i++) {
-            if (!s.get(i).media(m.stream(), m.packet())) {
+            if (!s.get(i).media(m.stream(), packet)) {
                 return;
             }
         }
+    }
+
+    /** Whether media entering at step {@code from} comes from an {@code ffmpeg_pull} (from outside the workflow). */
+    private boolean afterPull(int from) {
+        List<StepDefinition> d = definition.steps();
+        return from > 0 && from <= d.size() && d.get(from - 1) instanceof StepDefinition.FfmpegPull;
     }
 
     private void streamEnd(StreamEnd e) {

@@ -35,6 +35,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -44,6 +45,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -169,6 +171,11 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     private final Optional<StateStore> state;
     /** Written on the manager's thread only; read by forward steps on workflows' threads. */
     private final ConcurrentHashMap<String, Workflow> workflows = new ConcurrentHashMap<>();
+    /**
+     * Every workflow's definition as the manager last accepted it (a workflow applies it later, on its own thread):
+     * what a new definition is checked against for forwards that would close a loop.
+     */
+    private final Map<String, WorkflowDefinition> defined = new HashMap<>();
     /** The names of the workflows the state port keeps (defined through the API). */
     private final Set<String> kept = new HashSet<>();
     private final List<Reactor> reactors = new ArrayList<>();
@@ -180,7 +187,8 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     private WorkflowManager(Builder b) {
         this.services = new MediaServices(b.ffmpeg, b.hub, b.hlsRoot, b.gopCacheBytes, new CopyOnWriteArrayList<>(),
-                name -> Optional.ofNullable(workflows.get(name)), b.clock);
+                name -> Optional.ofNullable(workflows.get(name)), b.clock,
+                HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
         this.state = Optional.ofNullable(b.state);
         for (MediaSettings.ReactorSpec r : b.reactors) {
             reactors.add(new Reactor(r, new SimpleHttpExecutor(URI.create(r.url()), Duration.ofMillis(r.timeoutMillis()),
@@ -293,6 +301,12 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                         r.key(), e.getMessage());
                 continue;
             }
+            Optional<String> loop = loopClosedBy(d);
+            if (loop.isPresent()) {
+                log.warn("workflow={} event=not_restored reason=\"{}\" (the stored definition is kept; PUT another one to replace it)",
+                        r.key(), loop.get());
+                continue;
+            }
             kept.add(d.name());
             upsert(d, API).apply(d, API);
             started++;
@@ -305,6 +319,12 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     private void put(Put p) {
         WorkflowDefinition d = p.definition();
+        Optional<String> loop = loopClosedBy(d);
+        if (loop.isPresent()) {
+            log.info("workflow={} event=refused source={} reason=\"{}\"", d.name(), p.source(), loop.get());
+            p.reply().completeExceptionally(new ForwardLoopException(loop.get()));
+            return;
+        }
         // The state port first: when it cannot keep the definition, the workflow is left as it was.
         keep(d, p.source());
         Workflow w = upsert(d, p.source());
@@ -345,8 +365,14 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         return list;
     }
 
+    /** The loop of forwards {@code d} would close with the workflows defined now, in a sentence. */
+    private Optional<String> loopClosedBy(WorkflowDefinition d) {
+        return ForwardLoops.closedBy(d, name -> Optional.ofNullable(defined.get(name)));
+    }
+
     /** Makes sure a workflow of that name exists, and lets live publishes it accepts flow into it. */
     private Workflow upsert(WorkflowDefinition d, String source) {
+        defined.put(d.name(), d);
         Workflow w = workflows.computeIfAbsent(d.name(), n -> new Workflow(n, services));
         if (!source.startsWith("reactor:")) {
             for (Session s : sessions.values()) {
@@ -360,6 +386,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     private boolean removeWorkflow(String name, String why) {
         forget(name);
+        defined.remove(name);
         Workflow w = workflows.remove(name);
         if (w == null) {
             return false;
@@ -520,7 +547,18 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         }
         String source = "reactor:" + reactor;
         Set<String> returned = new HashSet<>();
+        String refused = null;
         for (WorkflowDefinition d : defs) {
+            Optional<String> loop = loopClosedBy(d);
+            if (loop.isPresent()) {
+                refused = "reactor '" + reactor + "' returned a workflow that closes a loop: " + loop.get();
+                // Refused alone: the rest of the answer applies, and a version of it from an earlier answer stays.
+                log.warn("reactor={} stream={} workflow={} refused: {}", reactor, s.id(), d.name(), refused);
+                if (s.reactorWorkflows.contains(d.name())) {
+                    returned.add(d.name());
+                }
+                continue;
+            }
             returned.add(d.name());
             forget(d.name());
             Workflow w = upsert(d, source);
@@ -533,6 +571,14 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 s.reactorWorkflows.remove(name);
                 removeWorkflow(name, "no longer returned by reactor " + reactor);
             }
+        }
+        if (!refresh && returned.isEmpty() && refused != null) {
+            // Nothing of the first answer runs: the publish is refused as an invalid answer would be.
+            unregister(s);
+            CompletableFuture<MediaSink> pending = s.pending;
+            s.pending = null;
+            pending.completeExceptionally(new Refused(refused));
+            return;
         }
         log.info("reactor={} stream={} workflows={} refresh={}", reactor, s.id(), returned, refresh);
         scheduleReask(s);

@@ -53,6 +53,10 @@ public final class WorkflowRoutes {
         try {
             return f.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof ForwardLoopException loop) {
+                // The workflows defined now make this definition wrong, not its own text: 409, and nothing changed.
+                throw new ApiException(409, "conflict", loop.getMessage());
+            }
             throw new IllegalStateException("the workflow manager failed: " + e.getCause(), e.getCause());
         } catch (TimeoutException e) {
             throw new ApiException(503, "service unavailable", "the workflow manager did not answer within " + TIMEOUT_SECONDS + " s");

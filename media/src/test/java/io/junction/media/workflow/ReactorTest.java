@@ -52,6 +52,8 @@ class ReactorTest {
     /** The statuses of the next answers; the last one stays. */
     private final ConcurrentLinkedQueue<Integer> statuses = new ConcurrentLinkedQueue<>();
     private volatile int lastStatus = 200;
+    /** The body of a 200 answer, when a test gives one; otherwise one rtmp_watch workflow named after the stream. */
+    private volatile String answer;
     private HttpServer server;
     private FfmpegEndpoint ffmpeg;
     private WorkflowManager manager;
@@ -66,7 +68,8 @@ class ReactorTest {
             Integer next = statuses.poll();
             int status = next == null ? lastStatus : next;
             lastStatus = status;
-            byte[] body = ("workflow " + stream + "_flow {\n    rtmp_watch rtmp_app=dynwatch stream_key=*\n}\n").getBytes(StandardCharsets.UTF_8);
+            String text = answer != null ? answer : "workflow " + stream + "_flow {\n    rtmp_watch rtmp_app=dynwatch stream_key=*\n}\n";
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
             if (status == 200) {
                 ex.sendResponseHeaders(200, body.length);
                 ex.getResponseBody().write(body);
@@ -179,5 +182,29 @@ class ReactorTest {
         // The stream may be published again, and asks again.
         assertThat(manager.publish("dyn", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS)).isNotNull();
         assertThat(asked).hasSize(2);
+    }
+
+    @Test
+    void aReactorsWorkflowThatWouldCloseALoopIsRefusedAndTheRestOfItsAnswerApplies() throws Exception {
+        start(0);
+        manager.put(new WorkflowDefinition("api1", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.ForwardToWorkflow("back"))), "api").get(5, TimeUnit.SECONDS);
+        answer = """
+                workflow back {
+                    forward_to_workflow target_workflow=api1
+                }
+                workflow fine {
+                    rtmp_watch rtmp_app=dynwatch stream_key=*
+                }
+                """;
+        assertThat(manager.publish("dyn", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS)).isNotNull();
+        assertThat(manager.get("fine").get(5, TimeUnit.SECONDS)).isPresent();
+        assertThat(manager.get("back").get(5, TimeUnit.SECONDS)).as("refused: api1 forwards to it").isEmpty();
+
+        // An answer with nothing but the loop refuses the publish, with the reason.
+        answer = "workflow back {\n    forward_to_workflow target_workflow=api1\n}\n";
+        assertThatThrownBy(() -> manager.publish("dyn", "cam2", "test", () -> { }).get(5, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class).cause().isInstanceOf(RtmpGate.Refused.class)
+                .hasMessageStartingWith("reactor 'dyn' returned a workflow that closes a loop: workflow 'back' forwards to 'api1', which forwards back to 'back'");
     }
 }
