@@ -68,6 +68,7 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
                     .hlsRoot(hlsRoot)
                     .state(context.state())
                     .gopCacheBytes(settings.rtmp().gopCacheBytes())
+                    .publisherGrace(settings.rtmp().publisherGrace())
                     .reactors(settings.reactors())
                     .clock(context.clock())
                     .start();

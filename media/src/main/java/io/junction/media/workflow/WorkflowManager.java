@@ -188,7 +188,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     private WorkflowManager(Builder b) {
         this.services = new MediaServices(b.ffmpeg, b.hub, b.hlsRoot, b.gopCacheBytes, new CopyOnWriteArrayList<>(),
                 name -> Optional.ofNullable(workflows.get(name)), b.clock,
-                HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
+                HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()), b.publisherGrace);
         this.state = Optional.ofNullable(b.state);
         for (MediaSettings.ReactorSpec r : b.reactors) {
             reactors.add(new Reactor(r, new SimpleHttpExecutor(URI.create(r.url()), Duration.ofMillis(r.timeoutMillis()),
@@ -640,6 +640,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         private Path hlsRoot;
         private StateStore state;
         private int gopCacheBytes = 4 * 1024 * 1024;
+        private Duration publisherGrace = Duration.ZERO;
         private List<MediaSettings.ReactorSpec> reactors = List.of();
         private Duration reactorRetryDelay = Duration.ofSeconds(1);
         private Clock clock = Clock.systemUTC();
@@ -668,6 +669,15 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
         public Builder gopCacheBytes(int bytes) {
             this.gopCacheBytes = bytes;
+            return this;
+        }
+
+        /**
+         * How long {@code rtmp_watch} players wait for a stream whose publisher stopped (0, the default here: they are
+         * told at once, with {@code NetStream.Play.UnpublishNotify}).
+         */
+        public Builder publisherGrace(Duration grace) {
+            this.publisherGrace = grace;
             return this;
         }
 

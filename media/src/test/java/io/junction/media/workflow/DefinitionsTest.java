@@ -125,6 +125,19 @@ class DefinitionsTest {
     }
 
     @Test
+    void publisherGraceIsALengthOfTimeOfAtMostTenMinutesTenSecondsByDefault() {
+        assertThat(media("[rtmp]\n").rtmp().publisherGrace()).isEqualTo(java.time.Duration.ofSeconds(10));
+        assertThat(media("[rtmp]\npublisher_grace = \"2500ms\"\n").rtmp().publisherGrace()).isEqualTo(java.time.Duration.ofMillis(2500));
+        assertThat(media("[rtmp]\npublisher_grace = \"0s\"\n").rtmp().publisherGrace()).isZero();
+        assertThatThrownBy(() -> media("[rtmp]\npublisher_grace = \"soon\"\n"))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("t.toml:2: rtmp.publisher_grace: \"soon\" is not a length of time");
+        assertThatThrownBy(() -> media("[rtmp]\npublisher_grace = \"1h\"\n"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("expected at most \"10m\"");
+        assertThatThrownBy(() -> media("[rtmp]\npublisher_grace = 10\n"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("publisher_grace");
+    }
+
+    @Test
     void unknownKeysInTheMediaSectionsStopTheConfigAtTheirLine() {
         assertThatThrownBy(() -> media("""
                 [rtmp]
