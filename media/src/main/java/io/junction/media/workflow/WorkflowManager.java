@@ -14,6 +14,7 @@ import io.junction.media.rtmp.RtmpGate;
 import io.junction.media.rtmp.RtmpPlayer;
 import io.junction.media.workflow.WorkflowManagerCommand.AskReactor;
 import io.junction.media.workflow.WorkflowManagerCommand.Get;
+import io.junction.media.workflow.WorkflowManagerCommand.GraceOver;
 import io.junction.media.workflow.WorkflowManagerCommand.ListAll;
 import io.junction.media.workflow.WorkflowManagerCommand.Publish;
 import io.junction.media.workflow.WorkflowManagerCommand.Put;
@@ -78,6 +79,10 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     /** The tag of a publish's reactor timer (a retry or a re-ask): a newer one replaces an older one. */
     private record ReactorTimer(long session) {
+    }
+
+    /** The tag of the timer that ends a stream's publisher grace period (its reactor workflows wait until then). */
+    private record GraceTimer(String id) {
     }
 
     /** The tag of a publish's end, when the mailbox was full as it came: delivered as a timer instead. */
@@ -182,6 +187,11 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     /** Live publishes by serial, and their serials by app/key. */
     private final Map<Long, Session> sessions = new HashMap<>();
     private final Map<String, Long> sessionIds = new HashMap<>();
+    /**
+     * By app/key, the reactor workflows of a publish that ended, kept for the publisher grace period so that their
+     * players wait for a reconnect: a new publish whose reactor returns them again takes them over as they are.
+     */
+    private final Map<String, Set<String>> waitingReactorWorkflows = new HashMap<>();
     private long nextSerial = 1;
     private final Actor<WorkflowManagerCommand> actor;
 
@@ -283,6 +293,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 }
             }
             case ReactorAnswered a -> reactorAnswered(a);
+            case GraceOver g -> graceOver(g.id());
         }
     }
 
@@ -373,6 +384,10 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     /** Makes sure a workflow of that name exists, and lets live publishes it accepts flow into it. */
     private Workflow upsert(WorkflowDefinition d, String source) {
         defined.put(d.name(), d);
+        if (!source.startsWith("reactor:")) {
+            // The API or the config file takes the name over: it no longer waits to be removed with a reactor's stream.
+            stopWaiting(d.name());
+        }
         Workflow w = workflows.computeIfAbsent(d.name(), n -> new Workflow(n, services));
         if (!source.startsWith("reactor:")) {
             for (Session s : sessions.values()) {
@@ -387,6 +402,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     private boolean removeWorkflow(String name, String why) {
         forget(name);
         defined.remove(name);
+        stopWaiting(name);
         Workflow w = workflows.remove(name);
         if (w == null) {
             return false;
@@ -440,6 +456,10 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         Session s = new Session(nextSerial++, p.app(), p.key(), p.remote(), p.close());
         List<Workflow> claim = new ArrayList<>();
         for (Workflow w : sortedWorkflows()) {
+            if (waitingForReactor(w.name())) {
+                // A reactor's, waiting for its stream's reconnect: the reactor decides again whether it serves it.
+                continue;
+            }
             WorkflowDefinition d = w.definition();
             Workflow.State st = w.state();
             if (d != null && (st == Workflow.State.ACTIVE || st == Workflow.State.PENDING) && d.receiveIndex(s.app, s.key) >= 0) {
@@ -572,6 +592,16 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 removeWorkflow(name, "no longer returned by reactor " + reactor);
             }
         }
+        Set<String> waited = waitingReactorWorkflows.remove(s.id());
+        if (waited != null) {
+            // A reconnect within the grace period: what the reactor returned again was taken over above, as it was.
+            actor.cancel(new GraceTimer(s.id()));
+            for (String name : waited) {
+                if (!returned.contains(name) && !inSession(name)) {
+                    removeWorkflow(name, "not returned by reactor " + reactor + " for the new publish of " + s.id());
+                }
+            }
+        }
         if (!refresh && returned.isEmpty() && refused != null) {
             // Nothing of the first answer runs: the publish is refused as an invalid answer would be.
             unregister(s);
@@ -607,11 +637,56 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             t.workflow.post(new WorkflowCommand.StreamEnd(s.key, Workflow.AT_RECEIVE, -1));
         }
         s.targets = new Target[0];
-        for (String name : new ArrayList<>(s.reactorWorkflows)) {
-            removeWorkflow(name, "left behind by the end of stream " + s.id());
+        Duration grace = services.publisherGrace();
+        if (!grace.isZero() && !s.reactorWorkflows.isEmpty()) {
+            // Their players wait for a reconnect; the workflows wait with them.
+            waitingReactorWorkflows.computeIfAbsent(s.id(), id -> new HashSet<>()).addAll(s.reactorWorkflows);
+            actor.scheduleAfter(grace, new GraceTimer(s.id()), new GraceOver(s.id()));
+        } else {
+            for (String name : new ArrayList<>(s.reactorWorkflows)) {
+                removeWorkflow(name, "left behind by the end of stream " + s.id());
+            }
         }
         s.reactorWorkflows.clear();
         log.info("publish of {} from {} ended", s.id(), s.remote);
+    }
+
+    private void graceOver(String id) {
+        Set<String> waited = waitingReactorWorkflows.remove(id);
+        if (waited == null) {
+            return;
+        }
+        for (String name : waited) {
+            if (!inSession(name)) {
+                removeWorkflow(name, "left behind by the end of stream " + id + " (no publisher came back within "
+                        + services.publisherGrace() + ")");
+            }
+        }
+    }
+
+    private void stopWaiting(String workflow) {
+        for (Set<String> names : waitingReactorWorkflows.values()) {
+            names.remove(workflow);
+        }
+    }
+
+    private boolean waitingForReactor(String workflow) {
+        for (Set<String> names : waitingReactorWorkflows.values()) {
+            if (names.contains(workflow)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a live publish's reactor returned {@code workflow} (so it is that publish's now). */
+    private boolean inSession(String workflow) {
+        for (Session s : sessions.values()) {
+            if (s.reactorWorkflows.contains(workflow)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Stops the manager, then every workflow (and so their ffmpeg processes and players). */
