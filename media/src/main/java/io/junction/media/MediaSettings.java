@@ -3,8 +3,10 @@ package io.junction.media;
 import io.junction.core.config.ConfigException;
 import io.junction.core.config.JunctionConfig;
 import io.junction.core.config.Section;
+import io.junction.core.telemetry.TimeSpans;
 import io.junction.media.hls.HlsSettings;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,12 +42,17 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
      * @param windowAckSize    the acknowledgement window the server announces
      * @param gopCacheBytes    how much of the current group of pictures is kept for late joiners
      * @param playerBufferBytes how many bytes may wait for one slow player before frames are skipped for it
+     * @param publisherGrace   how long players stay attached to a stream whose publisher stopped, waiting for it to
+     *                         be published again (0: they are told at once that it stopped)
      */
     public record Rtmp(String host, int port, Optional<JunctionConfig.Tls> tls, int maxMessageBytes, int maxChunkSize,
-                       int chunkSize, int windowAckSize, int gopCacheBytes, int playerBufferBytes) {
+                       int chunkSize, int windowAckSize, int gopCacheBytes, int playerBufferBytes, Duration publisherGrace) {
+        /** The longest {@code publisher_grace}: players hold a connection (and a slot) that long for nothing. */
+        public static final Duration MAX_PUBLISHER_GRACE = Duration.ofMinutes(10);
+
         public static Rtmp defaults() {
             return new Rtmp("0.0.0.0", 1935, Optional.empty(), 8 * 1024 * 1024, 1024 * 1024, 4096, 2_500_000,
-                    4 * 1024 * 1024, 1024 * 1024);
+                    4 * 1024 * 1024, 1024 * 1024, Duration.ofSeconds(10));
         }
     }
 
@@ -156,9 +163,21 @@ public record MediaSettings(boolean enabled, Rtmp rtmp, Ffmpeg ffmpeg, List<Work
         int window = (int) s.integer("window_ack_size", d.windowAckSize(), 4096, Integer.MAX_VALUE);
         int gop = (int) s.integer("gop_cache_bytes", d.gopCacheBytes(), 0, 256 * 1024 * 1024);
         int player = (int) s.integer("player_buffer_bytes", d.playerBufferBytes(), 16 * 1024, 256 * 1024 * 1024);
+        Duration grace = d.publisherGrace();
+        String graceText = s.string("publisher_grace", null);
+        if (graceText != null) {
+            try {
+                grace = Duration.ofNanos(TimeSpans.parse(graceText));
+            } catch (IllegalArgumentException e) {
+                throw s.error("publisher_grace", e.getMessage());
+            }
+            if (grace.compareTo(Rtmp.MAX_PUBLISHER_GRACE) > 0) {
+                throw s.error("publisher_grace", "expected at most \"10m\" (players wait that long for a publisher to come back), got \"" + graceText + "\"");
+            }
+        }
         Optional<JunctionConfig.Tls> tls = JunctionConfig.Tls.read(s.table("tls"), 1936);
         s.finish();
-        return new Rtmp(host, port, tls, maxMessage, maxChunk, chunk, window, gop, player);
+        return new Rtmp(host, port, tls, maxMessage, maxChunk, chunk, window, gop, player, grace);
     }
 
     private static Ffmpeg ffmpeg(Section s) {

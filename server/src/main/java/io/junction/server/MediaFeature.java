@@ -11,6 +11,7 @@ import io.junction.media.hls.HlsRoutes;
 import io.junction.media.rtmp.RtmpServer;
 import io.junction.media.workflow.DefinitionException;
 import io.junction.media.workflow.Definitions;
+import io.junction.media.workflow.ForwardLoopException;
 import io.junction.media.workflow.WorkflowConflictException;
 import io.junction.media.workflow.WorkflowDefinition;
 import io.junction.media.workflow.WorkflowManager;
@@ -24,6 +25,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -45,13 +47,16 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
     @Override
     public MediaSettings check(Section root) {
         MediaSettings settings = super.check(root);
+        // Each workflow alone (step types and parameters), then with those before it: forwards that close a loop
+        // (Definitions), rtmp_watch steps that overlap (checkWatches).
+        List<WorkflowDefinition> definitions = Definitions.fromConfig(settings.workflows());
         List<WorkflowDefinition> earlier = new ArrayList<>();
-        for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
-            WorkflowDefinition d = Definitions.fromConfig(spec);
+        for (int i = 0; i < definitions.size(); i++) {
+            WorkflowDefinition d = definitions.get(i);
             try {
                 WorkflowConflictException.checkWatches(d, earlier);
             } catch (WorkflowConflictException | DefinitionException e) {
-                throw new ConfigException(spec.where() + ": workflows: " + e.getMessage());
+                throw new ConfigException(settings.workflows().get(i).where() + ": workflows: " + e.getMessage());
             }
             earlier.add(d);
         }
@@ -66,10 +71,7 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
             };
         }
         // Step types and parameters were checked with the config (check); here they become the definitions to start.
-        List<WorkflowDefinition> definitions = new ArrayList<>();
-        for (MediaSettings.WorkflowSpec spec : settings.workflows()) {
-            definitions.add(Definitions.fromConfig(spec));
-        }
+        List<WorkflowDefinition> definitions = Definitions.fromConfig(settings.workflows());
         Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
             FfmpegEndpoint ffmpeg = new FfmpegEndpoint(settings.ffmpeg(), context.env().apply("PATH"), context.metrics());
@@ -81,12 +83,22 @@ final class MediaFeature extends NamedFeature<MediaSettings> {
                     .hlsRoot(hlsRoot)
                     .state(context.state())
                     .gopCacheBytes(settings.rtmp().gopCacheBytes())
+                    .publisherGrace(settings.rtmp().publisherGrace())
                     .reactors(settings.reactors())
                     .clock(context.clock())
                     .start();
             started.push(manager);
-            for (WorkflowDefinition d : definitions) {
-                manager.put(d, "config").get(10, TimeUnit.SECONDS);
+            for (int i = 0; i < definitions.size(); i++) {
+                try {
+                    manager.put(definitions.get(i), "config").get(10, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof ForwardLoopException loop) {
+                        // A loop with a workflow defined through the API: the file is what the user can change here.
+                        throw new ConfigException(settings.workflows().get(i).where() + ": workflows: " + loop.getMessage()
+                                + " (with the workflows defined through the API)");
+                    }
+                    throw e;
+                }
             }
             RtmpServer rtmp;
             try {

@@ -109,6 +109,11 @@ public final class RtmpPlayer {
         channel.flush();
     }
 
+    /** The stream's publisher stopped and another may follow: start it at a key frame (on the event loop). */
+    void interrupted() {
+        waitForKey = true;
+    }
+
     /** Tells the client the stream stopped (on the event loop). */
     void unpublished() {
         waitForKey = true;

@@ -32,6 +32,12 @@ public final class StreamOutlet {
     private boolean gopValid;
     private boolean live;
     private long packets;
+    /** The largest timestamp sent (after {@link #shift}). */
+    private int lastTimestamp;
+    /** Whether the next packet starts a publish that players waited for ({@link #interrupted}). */
+    private boolean resuming;
+    /** What is added to the timestamps of a publish that players waited for, so theirs go on from the last one. */
+    private int shift;
 
     /**
      * The players on one event loop. Packets are written in one task each; the flush is a task of its own queued
@@ -134,7 +140,15 @@ public final class StreamOutlet {
         groups = g;
     }
 
-    public synchronized void media(MediaPacket p) {
+    public synchronized void media(MediaPacket in) {
+        if (resuming) {
+            resuming = false;
+            shift = lastTimestamp + 1 - in.timestamp();
+        }
+        MediaPacket p = shift == 0 ? in : new MediaPacket(in.kind(), in.timestamp() + shift, in.data());
+        if (p.timestamp() - lastTimestamp > 0) {
+            lastTimestamp = p.timestamp();
+        }
         live = true;
         packets++;
         remember(p);
@@ -203,6 +217,30 @@ public final class StreamOutlet {
 
     /** The publisher stopped: players are told and wait for the next publish; the cache is cleared. */
     public synchronized void ended() {
+        clear();
+        resuming = false;
+        shift = 0;
+        lastTimestamp = 0;
+        for (RtmpPlayer p : players) {
+            p.eventLoop().execute(p::unpublished);
+        }
+    }
+
+    /**
+     * The publisher stopped, but its players are kept waiting for the next one (the grace period) and are told
+     * nothing, since ffmpeg and ffplay take {@code NetStream.Play.UnpublishNotify} for the end. The cache is cleared;
+     * the next publish reaches them with its metadata and sequence headers first, from its first key frame, and with
+     * timestamps shifted to go on from the last ones they got, so their decoders and muxers see one stream.
+     */
+    public synchronized void interrupted() {
+        clear();
+        resuming = true;
+        for (RtmpPlayer p : players) {
+            p.eventLoop().execute(p::interrupted);
+        }
+    }
+
+    private void clear() {
         live = false;
         metadata = null;
         videoHeader = null;
@@ -210,8 +248,5 @@ public final class StreamOutlet {
         gop.clear();
         gopBytes = 0;
         gopValid = false;
-        for (RtmpPlayer p : players) {
-            p.eventLoop().execute(p::unpublished);
-        }
     }
 }

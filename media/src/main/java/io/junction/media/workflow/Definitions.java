@@ -11,11 +11,13 @@ import io.junction.media.MediaSettings;
 import java.io.IOException;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -52,6 +54,25 @@ public final class Definitions {
             String where = at >= 0 && at < spec.steps().size() ? spec.steps().get(at).where() : spec.where();
             throw new ConfigException(where + ": workflows: " + e.getMessage());
         }
+    }
+
+    /**
+     * The config file's workflows, each checked as {@link #fromConfig(MediaSettings.WorkflowSpec)} does, and together:
+     * one whose forwards close a loop with those before it is a {@link ConfigException} naming the loop.
+     */
+    public static List<WorkflowDefinition> fromConfig(List<MediaSettings.WorkflowSpec> specs) {
+        List<WorkflowDefinition> out = new ArrayList<>();
+        Map<String, WorkflowDefinition> defined = new HashMap<>();
+        for (MediaSettings.WorkflowSpec spec : specs) {
+            WorkflowDefinition d = fromConfig(spec);
+            Optional<String> loop = ForwardLoops.closedBy(d, n -> Optional.ofNullable(defined.get(n)));
+            if (loop.isPresent()) {
+                throw new ConfigException(spec.where() + ": workflows: " + loop.get());
+            }
+            defined.put(d.name(), d);
+            out.add(d);
+        }
+        return out;
     }
 
     private static int stepIndex(DefinitionException e) {

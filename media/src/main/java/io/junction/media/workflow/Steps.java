@@ -9,7 +9,7 @@ final class Steps {
     static Step create(String workflow, int index, StepDefinition d, MediaServices services, Step.Output output) {
         return switch (d) {
             case StepDefinition.RtmpReceive r -> new ReceiveStep();
-            case StepDefinition.RtmpWatch w -> new WatchStep(workflow, w, services);
+            case StepDefinition.RtmpWatch w -> new WatchStep(workflow, w, services, output);
             case StepDefinition.FfmpegHls h -> new FfmpegStep(workflow, index, d, services, output);
             case StepDefinition.FfmpegPush p -> new FfmpegStep(workflow, index, d, services, output);
             case StepDefinition.FfmpegTranscode t -> new FfmpegStep(workflow, index, d, services, output);

@@ -475,6 +475,12 @@ final class Workflow {
                 info = streams.get(m.stream());
             }
             info.packets++;
+            if (p.kind() == MediaPacket.Kind.METADATA) {
+                p = enter(p, m.stream());
+                if (p == null) {
+                    return;
+                }
+            }
             // Kept even before the workflow runs its steps: they start with it.
             info.in.remember(p);
             if (state == State.ACTIVE && info.entry >= 0) {
@@ -491,6 +497,13 @@ final class Workflow {
             info = streams.get(m.stream());
         }
         info.packets++;
+        if (p.kind() == MediaPacket.Kind.METADATA && producer.definition instanceof StepDefinition.FfmpegPull) {
+            // A pull brings a stream from outside the workflow (a transcoder's output is this workflow's own).
+            p = enter(p, m.stream());
+            if (p == null) {
+                return;
+            }
+        }
         out(producer, m.stream()).remember(p);
         run(producer.index + 1, m.stream(), p);
     }
@@ -505,6 +518,24 @@ final class Workflow {
             }
             out(slot, stream).remember(p);
         }
+    }
+
+    /**
+     * Where a stream enters (from a publisher, a forward or a pull, not back from this workflow's own transcoder), its
+     * metadata records this workflow ({@link LoopGuard}) and shows whether the stream has been here before. Returns
+     * the metadata to go on with (kept for late steps too), or null when the stream came back: the workflow fails
+     * then, once (a failed workflow runs no steps and is not failed again), and the packet is dropped.
+     */
+    private MediaPacket enter(MediaPacket metadata, String stream) {
+        return switch (LoopGuard.enter(metadata, services.server(), name, stream)) {
+            case LoopGuard.Entry.Pass pass -> pass.packet();
+            case LoopGuard.Entry.Loop loop -> {
+                if (state == State.ACTIVE) {
+                    fail(loop.reason());
+                }
+                yield null;
+            }
+        };
     }
 
     private void streamEnd(StreamEnd e) {

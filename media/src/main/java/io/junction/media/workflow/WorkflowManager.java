@@ -14,6 +14,7 @@ import io.junction.media.rtmp.RtmpGate;
 import io.junction.media.rtmp.RtmpPlayer;
 import io.junction.media.workflow.WorkflowManagerCommand.AskReactor;
 import io.junction.media.workflow.WorkflowManagerCommand.Get;
+import io.junction.media.workflow.WorkflowManagerCommand.GraceOver;
 import io.junction.media.workflow.WorkflowManagerCommand.ListAll;
 import io.junction.media.workflow.WorkflowManagerCommand.Publish;
 import io.junction.media.workflow.WorkflowManagerCommand.Put;
@@ -35,6 +36,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -44,6 +46,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -76,6 +79,10 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
     /** The tag of a publish's reactor timer (a retry or a re-ask): a newer one replaces an older one. */
     private record ReactorTimer(long session) {
+    }
+
+    /** The tag of the timer that ends a stream's publisher grace period (its reactor workflows wait until then). */
+    private record GraceTimer(String id) {
     }
 
     /** The tag of a publish's end, when the mailbox was full as it came: delivered as a timer instead. */
@@ -186,7 +193,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     private final ConcurrentHashMap<String, Workflow> workflows = new ConcurrentHashMap<>();
     /**
      * Every workflow's latest definition, as asked for (a workflow applies it on its own thread, later): what a new
-     * definition's {@code rtmp_watch} steps are checked against.
+     * definition's {@code rtmp_watch} steps and {@code forward_to_workflow} steps (loops) are checked against.
      */
     private final Map<String, WorkflowDefinition> defined = new HashMap<>();
     /** The names of the workflows the state port keeps (defined through the API). */
@@ -195,12 +202,18 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     /** Live publishes by serial, and their serials by app/key. */
     private final Map<Long, Session> sessions = new HashMap<>();
     private final Map<String, Long> sessionIds = new HashMap<>();
+    /**
+     * By app/key, the reactor workflows of a publish that ended, kept for the publisher grace period so that their
+     * players wait for a reconnect: a new publish whose reactor returns them again takes them over as they are.
+     */
+    private final Map<String, Set<String>> waitingReactorWorkflows = new HashMap<>();
     private long nextSerial = 1;
     private final Actor<WorkflowManagerCommand> actor;
 
     private WorkflowManager(Builder b) {
         this.services = new MediaServices(b.ffmpeg, b.hub, b.hlsRoot, b.gopCacheBytes, new CopyOnWriteArrayList<>(),
-                name -> Optional.ofNullable(workflows.get(name)), b.clock);
+                name -> Optional.ofNullable(workflows.get(name)), b.clock,
+                HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()), b.publisherGrace);
         this.state = Optional.ofNullable(b.state);
         for (MediaSettings.ReactorSpec r : b.reactors) {
             reactors.add(new Reactor(r, new SimpleHttpExecutor(URI.create(r.url()), Duration.ofMillis(r.timeoutMillis()),
@@ -295,6 +308,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 }
             }
             case ReactorAnswered a -> reactorAnswered(a);
+            case GraceOver g -> graceOver(g.id());
         }
     }
 
@@ -320,6 +334,12 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                         r.key(), e.getMessage());
                 continue;
             }
+            Optional<String> loop = loopClosedBy(d);
+            if (loop.isPresent()) {
+                log.warn("workflow={} event=not_restored reason=\"{}\" (the stored definition is kept; PUT another one to replace it)",
+                        r.key(), loop.get());
+                continue;
+            }
             kept.add(d.name());
             defined.put(d.name(), d);
             upsert(d, API).apply(d, API);
@@ -338,6 +358,12 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         } catch (WorkflowConflictException | DefinitionException e) {
             log.info("workflow={} event=refused source={} reason=\"{}\"", d.name(), p.source(), e.getMessage());
             p.reply().completeExceptionally(e);
+            return;
+        }
+        Optional<String> loop = loopClosedBy(d);
+        if (loop.isPresent()) {
+            log.info("workflow={} event=refused source={} reason=\"{}\"", d.name(), p.source(), loop.get());
+            p.reply().completeExceptionally(new ForwardLoopException(loop.get()));
             return;
         }
         // The state port first: when it cannot keep the definition, the workflow is left as it was.
@@ -381,8 +407,18 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         return list;
     }
 
+    /** The loop of forwards {@code d} would close with the workflows defined now, in a sentence. */
+    private Optional<String> loopClosedBy(WorkflowDefinition d) {
+        return ForwardLoops.closedBy(d, name -> Optional.ofNullable(defined.get(name)));
+    }
+
     /** Makes sure a workflow of that name exists, and lets live publishes it accepts flow into it. */
     private Workflow upsert(WorkflowDefinition d, String source) {
+        defined.put(d.name(), d);
+        if (!source.startsWith("reactor:")) {
+            // The API or the config file takes the name over: it no longer waits to be removed with a reactor's stream.
+            stopWaiting(d.name());
+        }
         Workflow w = workflows.computeIfAbsent(d.name(), n -> new Workflow(n, services));
         if (!source.startsWith("reactor:")) {
             for (Session s : sessions.values()) {
@@ -397,6 +433,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
     private boolean removeWorkflow(String name, String why) {
         forget(name);
         defined.remove(name);
+        stopWaiting(name);
         Workflow w = workflows.remove(name);
         if (w == null) {
             return false;
@@ -450,6 +487,10 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         Session s = new Session(nextSerial++, p.app(), p.key(), p.remote(), p.close());
         List<Workflow> claim = new ArrayList<>();
         for (Workflow w : sortedWorkflows()) {
+            if (waitingForReactor(w.name())) {
+                // A reactor's, waiting for its stream's reconnect: the reactor decides again whether it serves it.
+                continue;
+            }
             WorkflowDefinition d = w.definition();
             Workflow.State st = w.state();
             if (d != null && (st == Workflow.State.ACTIVE || st == Workflow.State.PENDING) && d.receiveIndex(s.app, s.key) >= 0) {
@@ -559,7 +600,18 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         }
         String source = "reactor:" + reactor;
         Set<String> returned = new HashSet<>();
+        String refused = null;
         for (WorkflowDefinition d : defs) {
+            Optional<String> loop = loopClosedBy(d);
+            if (loop.isPresent()) {
+                refused = "reactor '" + reactor + "' returned a workflow that closes a loop: " + loop.get();
+                // Refused alone: the rest of the answer applies, and a version of it from an earlier answer stays.
+                log.warn("reactor={} stream={} workflow={} refused: {}", reactor, s.id(), d.name(), refused);
+                if (s.reactorWorkflows.contains(d.name())) {
+                    returned.add(d.name());
+                }
+                continue;
+            }
             returned.add(d.name());
             forget(d.name());
             defined.put(d.name(), d);
@@ -573,6 +625,24 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
                 s.reactorWorkflows.remove(name);
                 removeWorkflow(name, "no longer returned by reactor " + reactor);
             }
+        }
+        Set<String> waited = waitingReactorWorkflows.remove(s.id());
+        if (waited != null) {
+            // A reconnect within the grace period: what the reactor returned again was taken over above, as it was.
+            actor.cancel(new GraceTimer(s.id()));
+            for (String name : waited) {
+                if (!returned.contains(name) && !inSession(name)) {
+                    removeWorkflow(name, "not returned by reactor " + reactor + " for the new publish of " + s.id());
+                }
+            }
+        }
+        if (!refresh && returned.isEmpty() && refused != null) {
+            // Nothing of the first answer runs: the publish is refused as an invalid answer would be.
+            unregister(s);
+            CompletableFuture<MediaSink> pending = s.pending;
+            s.pending = null;
+            pending.completeExceptionally(new Refused(refused));
+            return;
         }
         log.info("reactor={} stream={} workflows={} refresh={}", reactor, s.id(), returned, refresh);
         scheduleReask(s);
@@ -610,11 +680,56 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
             t.workflow.post(new WorkflowCommand.StreamEnd(s.key, Workflow.AT_RECEIVE, -1));
         }
         s.targets = new Target[0];
-        for (String name : new ArrayList<>(s.reactorWorkflows)) {
-            removeWorkflow(name, "left behind by the end of stream " + s.id());
+        Duration grace = services.publisherGrace();
+        if (!grace.isZero() && !s.reactorWorkflows.isEmpty()) {
+            // Their players wait for a reconnect; the workflows wait with them.
+            waitingReactorWorkflows.computeIfAbsent(s.id(), id -> new HashSet<>()).addAll(s.reactorWorkflows);
+            actor.scheduleAfter(grace, new GraceTimer(s.id()), new GraceOver(s.id()));
+        } else {
+            for (String name : new ArrayList<>(s.reactorWorkflows)) {
+                removeWorkflow(name, "left behind by the end of stream " + s.id());
+            }
         }
         s.reactorWorkflows.clear();
         log.info("publish of {} from {} ended", s.id(), s.remote);
+    }
+
+    private void graceOver(String id) {
+        Set<String> waited = waitingReactorWorkflows.remove(id);
+        if (waited == null) {
+            return;
+        }
+        for (String name : waited) {
+            if (!inSession(name)) {
+                removeWorkflow(name, "left behind by the end of stream " + id + " (no publisher came back within "
+                        + services.publisherGrace() + ")");
+            }
+        }
+    }
+
+    private void stopWaiting(String workflow) {
+        for (Set<String> names : waitingReactorWorkflows.values()) {
+            names.remove(workflow);
+        }
+    }
+
+    private boolean waitingForReactor(String workflow) {
+        for (Set<String> names : waitingReactorWorkflows.values()) {
+            if (names.contains(workflow)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a live publish's reactor returned {@code workflow} (so it is that publish's now). */
+    private boolean inSession(String workflow) {
+        for (Session s : sessions.values()) {
+            if (s.reactorWorkflows.contains(workflow)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Stops the manager, then every workflow (and so their ffmpeg processes and players). */
@@ -643,6 +758,7 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
         private Path hlsRoot;
         private StateStore state;
         private int gopCacheBytes = 4 * 1024 * 1024;
+        private Duration publisherGrace = Duration.ZERO;
         private List<MediaSettings.ReactorSpec> reactors = List.of();
         private Duration reactorRetryDelay = Duration.ofSeconds(1);
         private Clock clock = Clock.systemUTC();
@@ -671,6 +787,15 @@ public final class WorkflowManager implements RtmpGate, AutoCloseable {
 
         public Builder gopCacheBytes(int bytes) {
             this.gopCacheBytes = bytes;
+            return this;
+        }
+
+        /**
+         * How long {@code rtmp_watch} players wait for a stream whose publisher stopped (0, the default here: they are
+         * told at once, with {@code NetStream.Play.UnpublishNotify}).
+         */
+        public Builder publisherGrace(Duration grace) {
+            this.publisherGrace = grace;
             return this;
         }
 

@@ -54,6 +54,13 @@ sealed interface WorkflowManagerCommand {
     record AskReactor(long session, int attempt) implements WorkflowManagerCommand {
     }
 
+    /**
+     * The publisher grace period of stream {@code id} ({@code app/key}) is over: the reactor workflows its last
+     * publish left behind go, unless a new publish took them.
+     */
+    record GraceOver(String id) implements WorkflowManagerCommand {
+    }
+
     /** The session's reactor answered try {@code attempt}. */
     record ReactorAnswered(long session, int attempt, SimpleHttpExecutor.Answer answer) implements WorkflowManagerCommand {
     }

@@ -59,6 +59,10 @@ public final class WorkflowRoutes {
             if (e.getCause() instanceof DefinitionException d) {
                 throw ApiException.badRequest(d.getMessage());
             }
+            if (e.getCause() instanceof ForwardLoopException loop) {
+                // The workflows defined now make this definition wrong, not its own text: 409, and nothing changed.
+                throw new ApiException(409, "conflict", loop.getMessage());
+            }
             throw new IllegalStateException("the workflow manager failed: " + e.getCause(), e.getCause());
         } catch (TimeoutException e) {
             throw new ApiException(503, "service unavailable", "the workflow manager did not answer within " + TIMEOUT_SECONDS + " s");

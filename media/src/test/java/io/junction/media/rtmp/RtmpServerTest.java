@@ -51,6 +51,21 @@ class RtmpServerTest {
         };
     }
 
+    /** A publisher's sink whose end keeps the players waiting for the next publish (a grace period that never ends). */
+    private static MediaSink interrupting(StreamOutlet outlet) {
+        return new MediaSink() {
+            @Override
+            public void media(MediaPacket packet) {
+                outlet.media(packet);
+            }
+
+            @Override
+            public void end() {
+                outlet.interrupted();
+            }
+        };
+    }
+
     /** Accepts publishes and plays on app "live" except the stream key "nope"; one outlet per key. */
     private final RtmpGate gate = new RtmpGate() {
         @Override
@@ -59,6 +74,9 @@ class RtmpServerTest {
                 return CompletableFuture.failedFuture(new Refused("no workflow accepts " + app + "/" + key));
             }
             StreamOutlet o = outlets.computeIfAbsent(key, k -> new StreamOutlet(1 << 20));
+            if (key.startsWith("wait")) {
+                return CompletableFuture.completedFuture(interrupting(o));
+            }
             return CompletableFuture.completedFuture(into(o, () -> {
                 synchronized (ended) {
                     ended.add(key);
@@ -78,7 +96,7 @@ class RtmpServerTest {
     @BeforeEach
     void start() {
         server = RtmpServer.start(new MediaSettings.Rtmp("127.0.0.1", 0, Optional.empty(), 64 * 1024, 65_536, 4096,
-                2_500_000, 1 << 20, 1 << 20), gate, metrics);
+                2_500_000, 1 << 20, 1 << 20, java.time.Duration.ZERO), gate, metrics);
     }
 
     @AfterEach
@@ -158,7 +176,7 @@ class RtmpServerTest {
     void playerThatJoinsMidGroupWaitsForTheNextKeyFrameWhenNothingIsCached() throws Exception {
         server.close();
         server = RtmpServer.start(new MediaSettings.Rtmp("127.0.0.1", 0, Optional.empty(), 64 * 1024, 65_536, 4096,
-                2_500_000, 0, 1 << 20), new RtmpGate() {
+                2_500_000, 0, 1 << 20, java.time.Duration.ZERO), new RtmpGate() {
             final StreamOutlet o = new StreamOutlet(0);
 
             @Override
@@ -288,6 +306,41 @@ class RtmpServerTest {
         }
         synchronized (ended) {
             assertThat(ended).containsExactly("cam");
+        }
+    }
+
+    @Test
+    void aPlayerWaitingThroughAPublishersReconnectGetsTheNextPublishWithItsHeadersAndTimestampsThatGoOn() throws Exception {
+        try (TestRtmpClient player = new TestRtmpClient(server.port())) {
+            player.handshake();
+            player.command(player.connect("live"), "play", 3.0, null, "wait1");
+            player.expectStatus();
+            player.expectStatus();
+            try (TestRtmpClient pub = publisher("wait1")) {
+                sendStart(pub);
+                assertThat(media(player, 6).get(3).timestamp()).isEqualTo(40);
+                pub.command(1, "deleteStream", 4.0, null, 1.0);
+            }
+            try (TestRtmpClient pub = publisher("wait1")) {
+                sendStart(pub);
+                List<TestRtmpClient.Msg> got = new ArrayList<>();
+                while (got.size() < 6) {
+                    TestRtmpClient.Msg m = player.read();
+                    assertThat(m).as("connection open").isNotNull();
+                    if (m.typeId() == 20) {
+                        assertThat(m.amf()).as("nothing tells the player that the stream stopped").doesNotContain("onStatus");
+                    } else if (m.typeId() == 8 || m.typeId() == 9 || m.typeId() == 18) {
+                        got.add(m);
+                    }
+                }
+                // The new publish from its start: metadata and sequence headers first, so the decoder goes on...
+                assertThat(got.get(0).amf()).first().isEqualTo("onMetaData");
+                assertThat(got.get(1).payload()).isEqualTo(AVC_HEADER);
+                assertThat(got.get(2).payload()).isEqualTo(AAC_HEADER);
+                assertThat(got.get(3).payload()).isEqualTo(KEY);
+                // ...with timestamps that go on after the last one the player got (90), not back to 0.
+                assertThat(got).extracting(TestRtmpClient.Msg::timestamp).containsExactly(91, 91, 91, 131, 171, 181);
+            }
         }
     }
 }

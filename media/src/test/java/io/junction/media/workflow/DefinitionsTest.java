@@ -65,6 +65,79 @@ class DefinitionsTest {
     }
 
     @Test
+    void configWorkflowsWhoseForwardsCloseALoopStopTheConfigNamingTheLoop() {
+        MediaSettings c = media("""
+                [[workflows]]
+                name = "a"
+                steps = [{ type = "rtmp_receive", app = "a" }, { type = "forward_to_workflow", workflow = "b" }]
+
+                [[workflows]]
+                name = "b"
+                steps = [{ type = "forward_to_workflow", workflow = "c" }]
+
+                [[workflows]]
+                name = "c"
+                steps = [{ type = "rtmp_watch", app = "w" }, { type = "forward_to_workflow", workflow = "a" }]
+                """);
+        assertThatThrownBy(() -> Definitions.fromConfig(c.workflows()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("t.toml:9: workflows: workflow 'c' forwards to 'a', which forwards to 'b', which forwards back to 'c'");
+        // A chain that does not come back is fine, in any order.
+        MediaSettings chain = media("""
+                [[workflows]]
+                name = "a"
+                steps = [{ type = "rtmp_receive", app = "a" }, { type = "forward_to_workflow", workflow = "b" }, { type = "forward_to_workflow", workflow = "c" }]
+
+                [[workflows]]
+                name = "c"
+                steps = [{ type = "forward_to_workflow", workflow = "b" }]
+
+                [[workflows]]
+                name = "b"
+                steps = [{ type = "rtmp_watch", app = "w" }]
+                """);
+        assertThat(Definitions.fromConfig(chain.workflows())).extracting(WorkflowDefinition::name).containsExactly("a", "c", "b");
+    }
+
+    @Test
+    void aForwardLoopIsFoundWhateverItsLengthAndADefinitionThatReplacesItsNamesakeIsCheckedAsTheNewOne() {
+        Map<String, WorkflowDefinition> defined = new java.util.HashMap<>();
+        for (String[] edge : new String[][]{{"a", "b"}, {"b", "c"}, {"c", "d"}}) {
+            defined.put(edge[0], forward(edge[0], edge[1]));
+        }
+        assertThat(ForwardLoops.closedBy(forward("d", "a"), n -> java.util.Optional.ofNullable(defined.get(n)))).contains(
+                "workflow 'd' forwards to 'a', which forwards to 'b', which forwards to 'c', which forwards back to 'd':"
+                        + " a stream would go round forever; remove one of these forward_to_workflow steps");
+        assertThat(ForwardLoops.closedBy(forward("d", "e"), n -> java.util.Optional.ofNullable(defined.get(n)))).isEmpty();
+        // b's new definition no longer leads to c, so c forwarding to a closes nothing.
+        defined.put("b", new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("w", "*"))));
+        assertThat(ForwardLoops.closedBy(forward("c", "a"), n -> java.util.Optional.ofNullable(defined.get(n)))).isEmpty();
+        // b forwarding to itself, the short way round
+        assertThat(ForwardLoops.closedBy(forward("b", "b"), n -> java.util.Optional.<WorkflowDefinition>empty()))
+                .contains("workflow 'b' forwards to itself");
+        // and through the API or a reactor, a self-forward is refused with the definition
+        assertThatThrownBy(() -> Definitions.fromJson("s", Json.parse("{\"steps\": [{\"type\": \"forward_to_workflow\", \"workflow\": \"s\"}]}")))
+                .isInstanceOf(DefinitionException.class).hasMessageContaining("a workflow cannot forward to itself");
+    }
+
+    private static WorkflowDefinition forward(String name, String target) {
+        return new WorkflowDefinition(name, List.of(new StepDefinition.ForwardToWorkflow(target)));
+    }
+
+    @Test
+    void publisherGraceIsALengthOfTimeOfAtMostTenMinutesTenSecondsByDefault() {
+        assertThat(media("[rtmp]\n").rtmp().publisherGrace()).isEqualTo(java.time.Duration.ofSeconds(10));
+        assertThat(media("[rtmp]\npublisher_grace = \"2500ms\"\n").rtmp().publisherGrace()).isEqualTo(java.time.Duration.ofMillis(2500));
+        assertThat(media("[rtmp]\npublisher_grace = \"0s\"\n").rtmp().publisherGrace()).isZero();
+        assertThatThrownBy(() -> media("[rtmp]\npublisher_grace = \"soon\"\n"))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("t.toml:2: rtmp.publisher_grace: \"soon\" is not a length of time");
+        assertThatThrownBy(() -> media("[rtmp]\npublisher_grace = \"1h\"\n"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("expected at most \"10m\"");
+        assertThatThrownBy(() -> media("[rtmp]\npublisher_grace = 10\n"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("publisher_grace");
+    }
+
+    @Test
     void unknownKeysInTheMediaSectionsStopTheConfigAtTheirLine() {
         assertThatThrownBy(() -> media("""
                 [rtmp]

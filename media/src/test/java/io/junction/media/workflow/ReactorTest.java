@@ -3,7 +3,9 @@ package io.junction.media.workflow;
 import com.sun.net.httpserver.HttpServer;
 
 import io.junction.media.MediaSettings;
+import io.junction.core.RoutingPattern;
 import io.junction.core.hub.EventHub;
+import io.junction.core.hub.HubEvent;
 import io.junction.core.testing.MutableClock;
 import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.rtmp.MediaSink;
@@ -52,6 +54,10 @@ class ReactorTest {
     /** The statuses of the next answers; the last one stays. */
     private final ConcurrentLinkedQueue<Integer> statuses = new ConcurrentLinkedQueue<>();
     private volatile int lastStatus = 200;
+    /** The body of a 200 answer, when a test gives one; otherwise one rtmp_watch workflow named after the stream. */
+    private volatile String answer;
+    /** The manager's publisher grace period (none unless a test sets it before {@link #start}). */
+    private Duration grace = Duration.ZERO;
     private HttpServer server;
     private FfmpegEndpoint ffmpeg;
     private WorkflowManager manager;
@@ -66,7 +72,8 @@ class ReactorTest {
             Integer next = statuses.poll();
             int status = next == null ? lastStatus : next;
             lastStatus = status;
-            byte[] body = ("workflow " + stream + "_flow {\n    rtmp_watch rtmp_app=dynwatch stream_key=*\n}\n").getBytes(StandardCharsets.UTF_8);
+            String text = answer != null ? answer : "workflow " + stream + "_flow {\n    rtmp_watch rtmp_app=dynwatch stream_key=*\n}\n";
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
             if (status == 200) {
                 ex.sendResponseHeaders(200, body.length);
                 ex.getResponseBody().write(body);
@@ -78,6 +85,7 @@ class ReactorTest {
         server.start();
         ffmpeg = new FfmpegEndpoint(new MediaSettings.Ffmpeg("ffmpeg", 100, 1000), new SimpleMeterRegistry());
         manager = WorkflowManager.builder().ffmpeg(ffmpeg).hub(hub).hlsRoot(dir).clock(clock).reactorRetryDelay(RETRY)
+                .publisherGrace(grace)
                 .reactors(List.of(new MediaSettings.ReactorSpec("dyn", "http://127.0.0.1:" + server.getAddress().getPort() + "/reactor",
                         updateIntervalSeconds, "dyn", "*", 2_000, "test")))
                 .start();
@@ -179,5 +187,62 @@ class ReactorTest {
         // The stream may be published again, and asks again.
         assertThat(manager.publish("dyn", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS)).isNotNull();
         assertThat(asked).hasSize(2);
+    }
+
+    @Test
+    void aReactorsWorkflowThatWouldCloseALoopIsRefusedAndTheRestOfItsAnswerApplies() throws Exception {
+        start(0);
+        manager.put(new WorkflowDefinition("api1", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.ForwardToWorkflow("back"))), "api").get(5, TimeUnit.SECONDS);
+        answer = """
+                workflow back {
+                    forward_to_workflow target_workflow=api1
+                }
+                workflow fine {
+                    rtmp_watch rtmp_app=dynwatch stream_key=*
+                }
+                """;
+        assertThat(manager.publish("dyn", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS)).isNotNull();
+        assertThat(manager.get("fine").get(5, TimeUnit.SECONDS)).isPresent();
+        assertThat(manager.get("back").get(5, TimeUnit.SECONDS)).as("refused: api1 forwards to it").isEmpty();
+
+        // An answer with nothing but the loop refuses the publish, with the reason.
+        answer = "workflow back {\n    forward_to_workflow target_workflow=api1\n}\n";
+        assertThatThrownBy(() -> manager.publish("dyn", "cam2", "test", () -> { }).get(5, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class).cause().isInstanceOf(RtmpGate.Refused.class)
+                .hasMessageStartingWith("reactor 'dyn' returned a workflow that closes a loop: workflow 'back' forwards to 'api1', which forwards back to 'back'");
+    }
+
+    @Test
+    void aReactorsWorkflowsWaitThePublisherGraceForAReconnectWhichTakesThemOverAsTheyAre() throws Exception {
+        grace = Duration.ofSeconds(10);
+        start(0);
+        List<HubEvent> events = new CopyOnWriteArrayList<>();
+        hub.subscribe(RoutingPattern.of("workflow.#"), 100, events::add);
+        MediaSink first = manager.publish("dyn", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(5)).until(() -> count(events, "started") == 1);
+        first.end();
+
+        // The publisher comes back within the grace: the reactor is asked again and its workflow goes on, unrestarted.
+        clock.advance(Duration.ofSeconds(5));
+        MediaSink second = manager.publish("dyn", "cam", "test", () -> { }).get(5, TimeUnit.SECONDS);
+        assertThat(asked).containsExactly("cam", "cam");
+        assertThat(manager.get("cam_flow").get(5, TimeUnit.SECONDS)).isPresent();
+        clock.advance(Duration.ofSeconds(10));
+        assertThat(manager.get("cam_flow").get(5, TimeUnit.SECONDS)).as("the first publish's grace timer is gone").isPresent();
+        assertThat(count(events, "started")).isEqualTo(1);
+        assertThat(count(events, "stopped")).isZero();
+
+        // It stops for longer than the grace: the workflow goes.
+        second.end();
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            clock.advance(Duration.ofMillis(500));
+            return manager.get("cam_flow").get(5, TimeUnit.SECONDS).isEmpty();
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> count(events, "stopped") == 1);
+    }
+
+    private static long count(List<HubEvent> events, String state) {
+        return events.stream().filter(e -> e instanceof WorkflowEvent w && w.workflow().equals("cam_flow") && w.state().equals(state)).count();
     }
 }

@@ -139,6 +139,44 @@ class WorkflowManagerTest {
     }
 
     @Test
+    void aDefinitionWhoseForwardsCloseALoopIsRefusedNamingItAndNothingChanges() throws Exception {
+        start("ffmpeg");
+        WorkflowDefinition a = new WorkflowDefinition("a", List.of(new StepDefinition.RtmpReceive("in", "*"),
+                new StepDefinition.ForwardToWorkflow("b")));
+        WorkflowDefinition b = new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out", "*")));
+        manager.put(a, "api").get(5, TimeUnit.SECONDS);
+        manager.put(b, "api").get(5, TimeUnit.SECONDS);
+        WorkflowDefinition back = new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out", "*"),
+                new StepDefinition.ForwardToWorkflow("a")));
+        assertThatThrownBy(() -> manager.put(back, "api").get(5, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class).cause().isInstanceOf(ForwardLoopException.class)
+                .hasMessageStartingWith("workflow 'b' forwards to 'a', which forwards back to 'b'");
+        assertThat(manager.get("b").get(5, TimeUnit.SECONDS).orElseThrow().get("steps")).asList().hasSize(1);
+        assertThat(state.get(WorkflowManager.COLLECTION, "b").orElseThrow().json()).doesNotContain("forward_to_workflow");
+
+        // A longer way round, through a workflow from the config file.
+        manager.put(new WorkflowDefinition("c", List.of(new StepDefinition.ForwardToWorkflow("a"))), "config").get(5, TimeUnit.SECONDS);
+        WorkflowDefinition viaC = new WorkflowDefinition("b", List.of(new StepDefinition.ForwardToWorkflow("c")));
+        assertThatThrownBy(() -> manager.put(viaC, "config").get(5, TimeUnit.SECONDS))
+                .cause().isInstanceOf(ForwardLoopException.class)
+                .hasMessageStartingWith("workflow 'b' forwards to 'c', which forwards to 'a', which forwards back to 'b'");
+
+        // Once a is gone, the same definition closes nothing.
+        assertThat(manager.remove("a").get(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(manager.put(viaC, "config").get(5, TimeUnit.SECONDS).get("state")).isEqualTo("active");
+    }
+
+    @Test
+    void storedWorkflowsThatWouldCloseALoopAreNotRestoredAndTheOthersAre() throws Exception {
+        // Kept before loops were refused: x and y forward to each other.
+        state.put(WorkflowManager.COLLECTION, "x", "{\"name\":\"x\",\"steps\":[{\"type\":\"forward_to_workflow\",\"workflow\":\"y\"}]}");
+        state.put(WorkflowManager.COLLECTION, "y", "{\"name\":\"y\",\"steps\":[{\"type\":\"forward_to_workflow\",\"workflow\":\"x\"}]}");
+        start("ffmpeg");
+        assertThat(manager.list().get(5, TimeUnit.SECONDS)).extracting(w -> w.get("name")).containsExactly("x");
+        assertThat(state.get(WorkflowManager.COLLECTION, "y")).as("kept, to be replaced through the API").isPresent();
+    }
+
+    @Test
     void aForwardedStreamStartsFlowsAndEndsInTheTargetWorkflow() throws Exception {
         start("ffmpeg");
         manager.put(new WorkflowDefinition("b", List.of(new StepDefinition.RtmpWatch("out", "*"))), "api").get(5, TimeUnit.SECONDS);

@@ -257,7 +257,8 @@ class LiveVideoTest {
         } finally {
             pub.waitFor();
         }
-        await().atMost(Duration.ofSeconds(15)).until(() -> get(http, "/api/workflows/r1_flow").status() == 404);
+        // After the publisher grace period (10 s by default), in case the publisher came back.
+        await().atMost(Duration.ofSeconds(30)).until(() -> get(http, "/api/workflows/r1_flow").status() == 404);
     }
 
     @Test
