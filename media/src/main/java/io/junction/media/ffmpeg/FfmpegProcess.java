@@ -15,7 +15,9 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * One supervised ffmpeg child. A virtual thread starts it, feeds it, reads it and, when it dies without being asked
@@ -35,6 +37,8 @@ public final class FfmpegProcess {
     private static final int ERROR_LINES = 8;
     /** A child that ran this long before dying gets the shortest back-off again. */
     private static final long HEALTHY_MILLIS = 30_000;
+    /** The longest a child waits for what it must start after (a stopping run takes 4 s at most before SIGKILL). */
+    static final long AFTER_MAX_MILLIS = 10_000;
 
     /** What a process's standard output produced. Called on the process's reader thread, which may block. */
     public interface Listener {
@@ -52,6 +56,8 @@ public final class FfmpegProcess {
     private final Listener listener;
     private final long minBackoff;
     private final long maxBackoff;
+    /** What the first child waits for before it starts; null for nothing. */
+    private final CompletableFuture<?> after;
     private final ArrayBlockingQueue<byte[]> queue = new ArrayBlockingQueue<>(QUEUE);
     private final ArrayDeque<String> lastErrors = new ArrayDeque<>();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
@@ -66,8 +72,9 @@ public final class FfmpegProcess {
     private Thread supervisor;
 
     FfmpegProcess(FfmpegEndpoint endpoint, String name, List<String> command, boolean input, Listener listener,
-                  long minBackoff, long maxBackoff) {
+                  long minBackoff, long maxBackoff, CompletableFuture<?> after) {
         this.endpoint = endpoint;
+        this.after = after;
         this.name = name;
         this.command = List.copyOf(command);
         this.input = input;
@@ -130,7 +137,8 @@ public final class FfmpegProcess {
 
     private void supervise() {
         long backoff = minBackoff;
-        while (!stopping) {
+        boolean waited = awaitAfter();
+        while (waited && !stopping) {
             long started = System.currentTimeMillis();
             Process p;
             try {
@@ -192,6 +200,23 @@ public final class FfmpegProcess {
         process = null;
         endpoint.ended(this);
         stopped.complete(null);
+    }
+
+    /** Waits for {@link #after}; false when the process was stopped meanwhile. */
+    private boolean awaitAfter() {
+        if (after == null) {
+            return true;
+        }
+        try {
+            after.get(AFTER_MAX_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            log.warn("ffmpeg {}: what it waited for failed ({}); starting anyway", name, e.getCause().toString());
+        } catch (TimeoutException e) {
+            log.warn("ffmpeg {}: what it waited for took longer than {} ms; starting anyway", name, AFTER_MAX_MILLIS);
+        } catch (InterruptedException e) {
+            return false;
+        }
+        return !stopping;
     }
 
     private boolean sleep(long millis) {

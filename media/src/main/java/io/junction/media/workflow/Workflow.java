@@ -292,6 +292,11 @@ final class Workflow {
         }
         StreamInfo info = streams.get(m.stream());
         if (info == null) {
+            if (m.generation() >= 0) {
+                // A step's output for a stream that has ended (what a transcoder was still encoding when its source
+                // stopped): dropped. A stream is started by its source, never again by its steps' trailing output.
+                return;
+            }
             // Media without a start (a forward that began before this workflow existed): start it here.
             streamStart(new StreamStart(m.stream(), null, m.from(), m.generation(), "unannounced"));
             info = streams.get(m.stream());
