@@ -98,8 +98,8 @@ public final class FfmpegEndpoint implements AutoCloseable {
     /**
      * As {@link #start(String, List, boolean, FfmpegProcess.Listener)}, but the child is only started once
      * {@code after} completes (in any way; {@value FfmpegProcess#AFTER_MAX_MILLIS} ms at most): an HLS run waits for
-     * the previous run of its folder to finish. What it is fed meanwhile is kept as after a restart (the metadata
-     * and sequence headers, then frames from the next key frame).
+     * the previous run of its folder to finish. What it is fed meanwhile waits for it in its bounded queue (beyond
+     * that, frames are skipped to the next key frame, as for a child that reads too slowly).
      */
     public FfmpegProcess start(String name, List<String> args, boolean input, FfmpegProcess.Listener listener,
                                CompletableFuture<?> after) {

@@ -24,8 +24,10 @@ import java.util.concurrent.TimeoutException;
  * to, logs why (exit code and its last error lines) and starts it again after a back-off that doubles up to the
  * configured maximum.
  *
- * <p>Input goes through a bounded queue to the child's standard input as FLV. After every (re)start the child first
- * gets the FLV header, the metadata and the sequence headers, then frames from the next key frame; when the queue
+ * <p>Input goes through a bounded queue to the child's standard input as FLV. The first child gets what was fed
+ * from the start (the headers, then frames from the first key frame), also when it starts later than the process was
+ * made; after a restart the child first gets the FLV header, the metadata and the sequence headers, then frames from
+ * the next key frame (what waited for the dead one is stale); when the queue
  * is full (the child reads too slowly) frames are skipped to the next key frame and counted. Because the child
  * reads from a pipe that only this process holds, it sees end-of-file and exits when the server stops in any way,
  * {@code kill -9} included: no orphan keeps running. Children that only write (pulls) die of a broken pipe then.
@@ -138,6 +140,7 @@ public final class FfmpegProcess {
     private void supervise() {
         long backoff = minBackoff;
         boolean waited = awaitAfter();
+        boolean first = true;
         while (waited && !stopping) {
             long started = System.currentTimeMillis();
             Process p;
@@ -157,7 +160,9 @@ public final class FfmpegProcess {
             process = p;
             log.info("ffmpeg {} started (pid {})", name, p.pid());
             Thread errors = Thread.ofVirtual().name("ffmpeg-err-" + name).start(() -> readErrors(p));
-            Thread writer = input ? Thread.ofVirtual().name("ffmpeg-in-" + name).start(() -> writeInput(p)) : null;
+            boolean fresh = first;
+            first = false;
+            Thread writer = input ? Thread.ofVirtual().name("ffmpeg-in-" + name).start(() -> writeInput(p, fresh)) : null;
             if (!input) {
                 try {
                     p.getOutputStream().close();
@@ -235,14 +240,19 @@ public final class FfmpegProcess {
         return false;
     }
 
-    private void writeInput(Process p) {
-        queue.clear();
-        needKey = true;
+    /** Feeds a child; {@code first} when it is the process's first child, whose queue holds the stream from its start. */
+    private void writeInput(Process p, boolean first) {
+        if (!first) {
+            queue.clear();
+            needKey = true;
+        }
         try (OutputStream out = p.getOutputStream()) {
             out.write(Flv.HEADER);
-            for (MediaPacket h : new MediaPacket[]{metadata, videoHeader, audioHeader}) {
-                if (h != null) {
-                    out.write(Flv.tag(h));
+            if (!first) {
+                for (MediaPacket h : new MediaPacket[]{metadata, videoHeader, audioHeader}) {
+                    if (h != null) {
+                        out.write(Flv.tag(h));
+                    }
                 }
             }
             out.flush();
