@@ -92,6 +92,17 @@ public final class FfmpegEndpoint implements AutoCloseable {
      * @param listener receives the FLV tags it writes on standard output, when its arguments say {@code pipe:1}
      */
     public FfmpegProcess start(String name, List<String> args, boolean input, FfmpegProcess.Listener listener) {
+        return start(name, args, input, listener, null);
+    }
+
+    /**
+     * As {@link #start(String, List, boolean, FfmpegProcess.Listener)}, but the child is only started once
+     * {@code after} completes (in any way; {@value FfmpegProcess#AFTER_MAX_MILLIS} ms at most): an HLS run waits for
+     * the previous run of its folder to finish. What it is fed meanwhile waits for it in its bounded queue (beyond
+     * that, frames are skipped to the next key frame, as for a child that reads too slowly).
+     */
+    public FfmpegProcess start(String name, List<String> args, boolean input, FfmpegProcess.Listener listener,
+                               CompletableFuture<?> after) {
         if (closed) {
             throw new IllegalStateException("the ffmpeg endpoint is closed");
         }
@@ -102,7 +113,7 @@ public final class FfmpegEndpoint implements AutoCloseable {
             cmd.add("-nostdin");
         }
         cmd.addAll(args);
-        FfmpegProcess p = new FfmpegProcess(this, name, cmd, input, listener, settings.restartMinMillis(), settings.restartMaxMillis());
+        FfmpegProcess p = new FfmpegProcess(this, name, cmd, input, listener, settings.restartMinMillis(), settings.restartMaxMillis(), after);
         processes.add(p);
         p.start();
         return p;

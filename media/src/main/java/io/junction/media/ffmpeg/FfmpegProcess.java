@@ -15,15 +15,19 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * One supervised ffmpeg child. A virtual thread starts it, feeds it, reads it and, when it dies without being asked
  * to, logs why (exit code and its last error lines) and starts it again after a back-off that doubles up to the
  * configured maximum.
  *
- * <p>Input goes through a bounded queue to the child's standard input as FLV. After every (re)start the child first
- * gets the FLV header, the metadata and the sequence headers, then frames from the next key frame; when the queue
+ * <p>Input goes through a bounded queue to the child's standard input as FLV. The first child gets what was fed
+ * from the start (the headers, then frames from the first key frame), also when it starts later than the process was
+ * made; after a restart the child first gets the FLV header, the metadata and the sequence headers, then frames from
+ * the next key frame (what waited for the dead one is stale); when the queue
  * is full (the child reads too slowly) frames are skipped to the next key frame and counted. Because the child
  * reads from a pipe that only this process holds, it sees end-of-file and exits when the server stops in any way,
  * {@code kill -9} included: no orphan keeps running. Children that only write (pulls) die of a broken pipe then.
@@ -35,6 +39,8 @@ public final class FfmpegProcess {
     private static final int ERROR_LINES = 8;
     /** A child that ran this long before dying gets the shortest back-off again. */
     private static final long HEALTHY_MILLIS = 30_000;
+    /** The longest a child waits for what it must start after (a stopping run takes 4 s at most before SIGKILL). */
+    static final long AFTER_MAX_MILLIS = 10_000;
 
     /** What a process's standard output produced. Called on the process's reader thread, which may block. */
     public interface Listener {
@@ -52,6 +58,8 @@ public final class FfmpegProcess {
     private final Listener listener;
     private final long minBackoff;
     private final long maxBackoff;
+    /** What the first child waits for before it starts; null for nothing. */
+    private final CompletableFuture<?> after;
     private final ArrayBlockingQueue<byte[]> queue = new ArrayBlockingQueue<>(QUEUE);
     private final ArrayDeque<String> lastErrors = new ArrayDeque<>();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
@@ -66,8 +74,9 @@ public final class FfmpegProcess {
     private Thread supervisor;
 
     FfmpegProcess(FfmpegEndpoint endpoint, String name, List<String> command, boolean input, Listener listener,
-                  long minBackoff, long maxBackoff) {
+                  long minBackoff, long maxBackoff, CompletableFuture<?> after) {
         this.endpoint = endpoint;
+        this.after = after;
         this.name = name;
         this.command = List.copyOf(command);
         this.input = input;
@@ -130,7 +139,9 @@ public final class FfmpegProcess {
 
     private void supervise() {
         long backoff = minBackoff;
-        while (!stopping) {
+        boolean waited = awaitAfter();
+        boolean first = true;
+        while (waited && !stopping) {
             long started = System.currentTimeMillis();
             Process p;
             try {
@@ -149,7 +160,9 @@ public final class FfmpegProcess {
             process = p;
             log.info("ffmpeg {} started (pid {})", name, p.pid());
             Thread errors = Thread.ofVirtual().name("ffmpeg-err-" + name).start(() -> readErrors(p));
-            Thread writer = input ? Thread.ofVirtual().name("ffmpeg-in-" + name).start(() -> writeInput(p)) : null;
+            boolean fresh = first;
+            first = false;
+            Thread writer = input ? Thread.ofVirtual().name("ffmpeg-in-" + name).start(() -> writeInput(p, fresh)) : null;
             if (!input) {
                 try {
                     p.getOutputStream().close();
@@ -194,6 +207,23 @@ public final class FfmpegProcess {
         stopped.complete(null);
     }
 
+    /** Waits for {@link #after}; false when the process was stopped meanwhile. */
+    private boolean awaitAfter() {
+        if (after == null) {
+            return true;
+        }
+        try {
+            after.get(AFTER_MAX_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            log.warn("ffmpeg {}: what it waited for failed ({}); starting anyway", name, e.getCause().toString());
+        } catch (TimeoutException e) {
+            log.warn("ffmpeg {}: what it waited for took longer than {} ms; starting anyway", name, AFTER_MAX_MILLIS);
+        } catch (InterruptedException e) {
+            return false;
+        }
+        return !stopping;
+    }
+
     private boolean sleep(long millis) {
         long until = System.currentTimeMillis() + millis;
         while (!stopping) {
@@ -210,14 +240,19 @@ public final class FfmpegProcess {
         return false;
     }
 
-    private void writeInput(Process p) {
-        queue.clear();
-        needKey = true;
+    /** Feeds a child; {@code first} when it is the process's first child, whose queue holds the stream from its start. */
+    private void writeInput(Process p, boolean first) {
+        if (!first) {
+            queue.clear();
+            needKey = true;
+        }
         try (OutputStream out = p.getOutputStream()) {
             out.write(Flv.HEADER);
-            for (MediaPacket h : new MediaPacket[]{metadata, videoHeader, audioHeader}) {
-                if (h != null) {
-                    out.write(Flv.tag(h));
+            if (!first) {
+                for (MediaPacket h : new MediaPacket[]{metadata, videoHeader, audioHeader}) {
+                    if (h != null) {
+                        out.write(Flv.tag(h));
+                    }
                 }
             }
             out.flush();

@@ -4,21 +4,36 @@ import io.junction.media.ffmpeg.FfmpegEndpoint;
 import io.junction.media.ffmpeg.FfmpegProcess;
 import io.junction.media.rtmp.MediaPacket;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
 /**
  * The steps that run one ffmpeg process per stream and feed it the stream as FLV on its standard input:
  * {@code ffmpeg_hls} (writes a playlist and segments), {@code ffmpeg_push} (sends to an RTMP URL) and
  * {@code ffmpeg_transcode} (whose FLV output goes on to the next step instead of the original).
+ *
+ * <p>A stream's process lives as long as the stream: when it ends, the process's input is closed (HLS then finishes
+ * its playlist with {@code #EXT-X-ENDLIST}, and the finished playlist and segments stay on disk). What a transcoder
+ * still writes after that (the frames it was encoding, what it flushes at the end of its input) is dropped, as mmids
+ * drops a stopped stream's late notifications: the stream has ended for the next steps already, and its last output
+ * must not start it again. An HLS folder is emptied when a new stream of that name starts, once the previous run
+ * writing it has finished.
  */
 final class FfmpegStep implements Step {
+
+    private static final Logger log = LoggerFactory.getLogger(FfmpegStep.class);
 
     private final String workflow;
     private final int index;
@@ -26,6 +41,10 @@ final class FfmpegStep implements Step {
     private final MediaServices services;
     private final Step.Output output;
     private final Map<String, FfmpegProcess> processes = new LinkedHashMap<>();
+    /** Per stream, whether its transcoder's output is still wanted; read on the process's reader thread. */
+    private final Map<String, AtomicBoolean> wanted = new HashMap<>();
+    /** Per stream, the HLS run told to stop, which may still be finishing its playlist in the stream's folder. */
+    private final Map<String, CompletableFuture<Void>> finishing = new HashMap<>();
     private String program;
 
     FfmpegStep(String workflow, int index, StepDefinition definition, MediaServices services, Step.Output output) {
@@ -52,16 +71,27 @@ final class FfmpegStep implements Step {
 
     @Override
     public void streamStarted(String stream) {
-        FfmpegProcess old = processes.remove(stream);
-        if (old != null) {
-            old.stop();
-        }
+        end(stream);
         List<String> args = new ArrayList<>(List.of("-fflags", "+genpts", "-f", "flv", "-i", "pipe:0"));
         FfmpegProcess.Listener listener = null;
+        CompletableFuture<Void> after = null;
         switch (definition) {
             case StepDefinition.FfmpegHls h -> {
                 Path dir = hlsFolder(services.hlsRoot(), workflow, stream);
-                clear(dir);
+                CompletableFuture<Void> previous = finishing.remove(stream);
+                if (previous == null || previous.isDone()) {
+                    clear(dir);
+                } else {
+                    // The previous run still writes its last segment and playlist here: the new one starts after it.
+                    create(dir);
+                    after = previous.thenRun(() -> {
+                        try {
+                            clear(dir);
+                        } catch (Step.Failure e) {
+                            log.warn("workflow={} stream={}: {}", workflow, stream, e.getMessage());
+                        }
+                    });
+                }
                 args.addAll(List.of("-c", "copy", "-f", "hls",
                         "-hls_time", String.valueOf(h.segmentSeconds()),
                         "-hls_list_size", String.valueOf(h.segmentCount()),
@@ -85,21 +115,49 @@ final class FfmpegStep implements Step {
                     }
                 }
                 args.addAll(List.of("-c:a", t.audioCodec().equals("copy") ? "copy" : "aac", "-f", "flv", "pipe:1"));
+                AtomicBoolean live = new AtomicBoolean(true);
+                wanted.put(stream, live);
                 listener = new FfmpegProcess.Listener() {
                     @Override
                     public void output(MediaPacket packet) {
-                        output.media(stream, packet);
+                        if (live.get()) {
+                            output.media(stream, packet);
+                        }
                     }
                 };
             }
             default -> throw new IllegalStateException("not an ffmpeg step: " + definition.type());
         }
-        processes.put(stream, services.ffmpeg().start(workflow + "/" + definition.type() + "/" + stream, args, true, listener));
+        processes.put(stream, services.ffmpeg().start(workflow + "/" + definition.type() + "/" + stream, args, true, listener, after));
+    }
+
+    /** Ends the stream's run: its output is no longer wanted and its process stops (HLS finishing its playlist). */
+    private void end(String stream) {
+        AtomicBoolean live = wanted.remove(stream);
+        if (live != null) {
+            live.set(false);
+        }
+        FfmpegProcess p = processes.remove(stream);
+        if (p != null) {
+            CompletableFuture<Void> stopped = p.stop();
+            if (definition instanceof StepDefinition.FfmpegHls) {
+                finishing.values().removeIf(CompletableFuture::isDone);
+                finishing.put(stream, stopped);
+            }
+        }
+    }
+
+    private static void create(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new Step.Failure("cannot prepare the HLS folder " + dir + ": " + e.getMessage());
+        }
     }
 
     private static void clear(Path dir) {
+        create(dir);
         try {
-            Files.createDirectories(dir);
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : files.toList()) {
                     Files.deleteIfExists(f);
@@ -124,18 +182,20 @@ final class FfmpegStep implements Step {
 
     @Override
     public void streamEnded(String stream) {
-        FfmpegProcess p = processes.remove(stream);
-        if (p != null) {
-            p.stop();
-        }
+        end(stream);
     }
 
     @Override
     public void stop() {
+        for (AtomicBoolean live : wanted.values()) {
+            live.set(false);
+        }
+        wanted.clear();
         for (FfmpegProcess p : processes.values()) {
             p.stop();
         }
         processes.clear();
+        finishing.clear();
     }
 
     @Override

@@ -493,6 +493,11 @@ final class Workflow {
             return;
         }
         if (info == null) {
+            if (!(producer.definition instanceof StepDefinition.FfmpegPull)) {
+                // A step's output for a stream that has ended (what a transcoder was still encoding when its source
+                // stopped): dropped. A stream is started by its source, never again by its steps' trailing output.
+                return;
+            }
             streamStart(new StreamStart(m.stream(), null, 0, m.generation(), "unannounced"));
             info = streams.get(m.stream());
         }
