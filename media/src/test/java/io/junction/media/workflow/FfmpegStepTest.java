@@ -138,7 +138,7 @@ class FfmpegStepTest {
         List<MediaPacket> second = clip("second", "160x120", 2);
         ffmpeg = new FfmpegEndpoint(new MediaSettings.Ffmpeg(Tools.require("ffmpeg", "ffmpeg"), 100, 1000), new SimpleMeterRegistry());
         MediaServices services = new MediaServices(ffmpeg, hub, dir.resolve("hls"), 0, new CopyOnWriteArrayList<>(),
-                n -> Optional.empty(), Clock.systemUTC());
+                n -> Optional.empty(), Clock.systemUTC(), "test", java.time.Duration.ZERO);
         FfmpegStep step = new FfmpegStep("w", 1, new StepDefinition.FfmpegHls(1, 10), services, NO_OUTPUT);
         step.start();
         Path folder = FfmpegStep.hlsFolder(dir.resolve("hls"), "w", "cam");
