@@ -3,9 +3,8 @@ package io.junction.scaleout;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 
-import redis.clients.jedis.Jedis;
+import io.junction.scaleout.redis.RedisProbe;
 
-import java.net.URI;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.util.ArrayList;
@@ -64,8 +63,8 @@ public final class EngineProbe {
     }
 
     private static Result redis(EngineSettings.Redis redis) {
-        try (Jedis jedis = new Jedis(URI.create(redis.url()), TIMEOUT_MILLIS)) {
-            String pong = jedis.ping();
+        try {
+            String pong = RedisProbe.ping(redis.url());
             return new Result("redis", redis.where(), "PONG".equals(pong) ? "" : "answered " + pong + " to PING");
         } catch (RuntimeException e) {
             return new Result("redis", redis.where(), e.getMessage() == null ? e.toString() : e.getMessage());
